@@ -1,0 +1,113 @@
+# warm — build, test, demo.  `make help` lists the targets.
+#
+# Build modes (MODE=...): release (default: -O3, OpenMP), asan (ASan+UBSan, no OpenMP, -O1), debug (-O0).
+# Every mode compiles with strict C11 warnings as errors. Outputs go to build/$(MODE)/.
+
+MODE ?= release
+CC ?= gcc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+BUILD := build/$(MODE)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion \
+        -Wcast-qual -Wpointer-arith -Werror=implicit-function-declaration -Werror
+BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(WARN) -MMD -MP
+LIBS := -lcjson -lm
+
+ifeq ($(MODE),release)
+OPT := -O3 -g -fopenmp
+LDOPT := -fopenmp
+else ifeq ($(MODE),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDOPT := -fsanitize=address,undefined
+else ifeq ($(MODE),noomp)
+OPT := -O3 -g
+LDOPT :=
+else ifeq ($(MODE),debug)
+OPT := -O0 -g
+LDOPT :=
+else
+$(error unknown MODE=$(MODE): use release, asan, noomp or debug)
+endif
+ifeq ($(NATIVE),1)
+OPT += -march=native
+endif
+
+CFLAGS_ALL := $(BASE) $(OPT) $(CFLAGS)
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/io/*.c src/text/*.c src/train/*.c \
+                             src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIBWARM := $(BUILD)/libwarm.a
+WARM := $(BUILD)/warm
+
+.PHONY: all lib tests benches test test-release test-asan demo deps bench clean help fixtures
+all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
+lib: $(LIBWARM)
+tests: $(TEST_BIN)
+benches: $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIBWARM): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(WARM): $(CLI_OBJ) $(LIBWARM)
+	$(CC) $(LDOPT) $(CLI_OBJ) $(LIBWARM) $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBWARM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDOPT) $< $(LIBWARM) $(LIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBWARM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDOPT) $< $(LIBWARM) $(LIBS) -o $@
+
+# Installs the Debian packages the build and tests need (apt-get; only when something is missing).
+deps:
+	@sh scripts/install-deps.sh build
+
+# `make test`: every test in the release build (OpenMP), then again under ASan+UBSan (no OpenMP).
+test: deps
+	$(MAKE) --no-print-directory MODE=release all
+	$(MAKE) --no-print-directory MODE=asan tests $(WARM:build/release/%=build/asan/%)
+	sh scripts/run-tests.sh build/release build/asan
+
+# `make demo`: the most complete real job that exists (see README).
+demo: deps
+	$(MAKE) --no-print-directory MODE=release $(WARM)
+	sh scripts/demo.sh $(WARM)
+
+# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
+bench: deps
+	@sh scripts/install-deps.sh bench
+	$(MAKE) --no-print-directory MODE=release all
+	sh bench/run.sh build/release
+
+# Regenerates the committed PyTorch golden fixtures (needs python3-torch).
+fixtures:
+	@sh scripts/install-deps.sh bench
+	/usr/bin/python3 scripts/make_golden.py tests/fixtures
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make demo      build and run the demo job"
+	@echo "make test      build and run every test (release + ASan/UBSan builds)"
+	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
+	@echo "make fixtures  regenerate PyTorch golden fixtures"
+	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -1,0 +1,86 @@
+/*
+ * warm/kernels.h — the numeric kernels of the transformer, forward and backward, each optimised kernel
+ * beside a naive reference twin (the test oracle).
+ *
+ * Conventions (llm.c): outputs first, then inputs and weights, then sizes. Backward kernels ACCUMULATE
+ * into their outputs (+=); the caller zeroes gradients once per step. Any gradient output may be NULL to
+ * skip it. N = number of token rows (B*T merged), C = input channels, OC = output channels.
+ * Weights of linear layers use the Hugging Face GPT-2 Conv1D layout [in, out]: y = x W + b.
+ *
+ * Determinism: every output element is computed by exactly one thread with a fixed reduction order that
+ * does not depend on the number of threads, so results are bit-identical for any OMP_NUM_THREADS.
+ */
+#ifndef WARM_KERNELS_H
+#define WARM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) of shape [M, K] and
+ * op(B) of shape [K, N]. transA = 0: A is [M, K] with row stride lda; transA = 1: A is [K, M] (stride lda)
+ * and op(A) = A^T. Likewise for B. beta = 0 ignores C's previous contents (NaN included).
+ */
+void warm_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+void warm_sgemm_naive(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+
+/* out (N, OC) = inp (N, C) @ weight (C, OC) + bias (OC; may be NULL). */
+void warm_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int N, int C, int OC);
+/* dinp (N, C) += dout @ weight^T; dweight (C, OC) += inp^T @ dout; dbias (OC) += column sums of dout. */
+void warm_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                          const float *weight, int N, int C, int OC);
+
+/* LayerNorm over the last dim, eps 1e-5, biased variance. mean, rstd (N) saved for backward. */
+void warm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                            const float *bias, int N, int C);
+void warm_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                             const float *weight, const float *mean, const float *rstd, int N, int C);
+
+/* tanh-approximation GELU ("gelu_new"). */
+void warm_gelu_forward(float *out, const float *inp, size_t n);
+void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/*
+ * Causal multi-head self-attention over qkv (B, T, 3C) (q | k | v blocks, head h at columns h*HS.., HS = C/NH).
+ * out (B, T, C). att (B, NH, T, T): softmax probabilities saved for backward (row t uses columns 0..t; the
+ * rest are zero). Scores are scaled by 1/sqrt(HS).
+ * Attention dropout with rate p (p = 0: none): probability element (b, h, t, s) is kept iff
+ * warm_dropout_keep(drop_key, ((b*NH + h)*T + t)*T + s, p) and then scaled by 1/(1-p). The mask is recomputed
+ * in backward from the same key, so nothing extra is stored.
+ * With right padding no mask beyond causality is needed: pads come after every real token.
+ */
+void warm_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH,
+                            float p, uint64_t drop_key);
+/* dqkv (B, T, 3C) += ...; scratch needs B*NH*T*T floats (or NULL to allocate internally). */
+void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                             int C, int NH, float p, uint64_t drop_key, float *scratch);
+
+/* Inverted dropout in place on x (n): x[i] = keep(key, i) ? x[i]/(1-p) : 0. p = 0 is a no-op. */
+void warm_dropout_forward(float *x, size_t n, float p, uint64_t key);
+/* dx[i] = keep(key, i) ? dx[i]/(1-p) : 0, in place (the same mask). */
+void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key);
+
+/*
+ * Softmax cross-entropy over logits (N, V) with integer targets (N) and per-row weights w (N; NULL = all 1).
+ * Returns sum_i w_i * nll_i / sum_i w_i (0 if the weights sum to 0). If dlogits is non-NULL it receives
+ * (overwrites, not accumulates) d loss / d logits, already scaled by w_i / sum w. dlogits may alias logits.
+ * Rows with w_i = 0 still have dlogits zeroed. Computed in double per row for the log-sum-exp.
+ */
+float warm_crossentropy_forward_backward(float *dlogits, const float *logits, const int32_t *targets,
+                                         const float *w, int N, int V);
+
+/*
+ * AdamW on one contiguous range: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * ( (m / bc1) / (sqrt(v / bc2) + eps) + wd * p ), with bc1 = 1 - b1^t, bc2 = 1 - b2^t computed
+ * once per step by the caller (PyTorch's AdamW: decoupled decay, p *= 1 - lr*wd first, then the Adam step).
+ * grad_scale multiplies g first (global-norm clipping).
+ */
+void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                       float eps, float wd, float bc1, float bc2, float grad_scale);
+
+/* Sum of squares of x (n) in double, fixed order (blocks of 4096 summed left to right). */
+double warm_sumsq(const float *x, size_t n);
+
+#endif

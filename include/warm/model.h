@@ -1,0 +1,254 @@
+/*
+ * warm/model.h — the GPT-2 model: config, parameter arenas with a named tensor table (Hugging Face names and
+ * Conv1D [in, out] layouts), batched training forward/backward with an LM head and a reward head, and the
+ * decode path (KV cache with a shared prompt prefix).
+ *
+ * Memory: params, grads, Adam m and Adam v are four arenas with identical layout; the table
+ * {name, shape, offset} is the one source of truth. Averaging checkpoints is one flat loop over params.
+ *
+ * Pooling rule for the reward head ("warm.pooling" = "last-non-pad"): sequences are right-padded; the reward
+ * of row b is score.weight . ln_f(h)[b, len_b - 1], i.e. at the last non-pad token (what HF
+ * GPT2ForSequenceClassification does with right padding and pad != content). Callers pass lengths, never
+ * infer them from a pad id.
+ */
+#ifndef WARM_MODEL_H
+#define WARM_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warm/core.h"
+#include "warm/safetensors.h"
+
+typedef struct {
+    int32_t vocab_size;   /* V */
+    int32_t n_positions;  /* P: maximum sequence length */
+    int32_t n_layer;      /* L */
+    int32_t n_head;       /* NH */
+    int32_t n_embd;       /* C; C % NH == 0 */
+    float embd_pdrop, attn_pdrop, resid_pdrop;
+    float initializer_range; /* 0.02 */
+    int32_t bos_token_id, eos_token_id, pad_token_id;
+} warm_config;
+
+/* GPT-2 defaults for the given sizes (dropout 0.1, init range 0.02, bos = eos = pad = V - 1). */
+warm_config warm_config_default(int V, int P, int L, int NH, int C);
+/* Validates sizes and rates; err names the offending field. */
+warm_status warm_config_check(const warm_config *c, warm_error *err);
+/* HF config.json keys (aliases accepted) -> config; JSON text in, err names the key. */
+warm_status warm_config_from_json(warm_config *c, const char *json, warm_error *err);
+/* config -> HF GPT2Config JSON (with GPT2ForSequenceClassification fields); malloc'd string. */
+char *warm_config_to_json(const warm_config *c);
+
+typedef struct {
+    char name[64];      /* HF name with the "transformer." prefix, or "score.weight" */
+    int ndim;
+    int64_t shape[2];
+    size_t offset;      /* in floats from the arena start */
+    size_t numel;
+    int decay;          /* 1: weight decay applies (2-D matrices), 0: biases, LayerNorm, positions? see .c */
+} warm_tensor;
+
+/* Per-layer views into an arena (params or grads). Shapes in comments. */
+typedef struct {
+    float *ln1w, *ln1b;         /* (C) */
+    float *qkvw, *qkvb;         /* (C, 3C), (3C) */
+    float *attprojw, *attprojb; /* (C, C), (C) */
+    float *ln2w, *ln2b;         /* (C) */
+    float *fcw, *fcb;           /* (C, 4C), (4C) */
+    float *fcprojw, *fcprojb;   /* (4C, C), (C) */
+} warm_layer_view;
+
+typedef struct {
+    float *wte;   /* (V, C) */
+    float *wpe;   /* (P, C) */
+    float *lnfw, *lnfb; /* (C) */
+    float *score; /* (1, C) */
+} warm_global_view;
+
+typedef struct {
+    warm_config cfg;
+    int n_tensors;
+    warm_tensor *tensors;   /* the table */
+    size_t n_params;        /* floats in each arena */
+    float *params;          /* always allocated */
+    float *grads, *m, *v;   /* NULL until warm_model_alloc_train */
+    int64_t step;           /* optimiser steps taken */
+} warm_model;
+
+/* Allocates params for cfg (zeroed) and builds the table. */
+warm_status warm_model_init(warm_model *m, const warm_config *cfg, warm_error *err);
+void warm_model_free(warm_model *m);
+/* Allocates (zeroed) grads and Adam moments. */
+warm_status warm_model_alloc_train(warm_model *m, warm_error *err);
+/* GPT-2 initialisation: N(0, 0.02) matrices and embeddings, c_proj weights N(0, 0.02/sqrt(2L)), LayerNorm
+ * weight 1, biases 0, score.weight N(0, 1/sqrt(C+1)) as HF does for a fresh head... (see .c) */
+void warm_model_init_weights(warm_model *m, uint64_t seed);
+const warm_tensor *warm_model_find(const warm_model *m, const char *name);
+/* Views of the layer l / globals in arena a (m->params, m->grads, m->m or m->v). */
+warm_layer_view warm_model_layer(const warm_model *m, float *a, int l);
+warm_global_view warm_model_globals(const warm_model *m, float *a);
+
+/*
+ * Loads weights from an open safetensors file. Accepts "transformer."-prefixed and bare GPT-2 names, skips
+ * legacy attn.bias / attn.masked_bias buffers, converts F16/BF16 to float, checks shapes, rejects unknown
+ * tensors. A missing score.weight is allowed when allow_missing_head (it stays zero) and reported via
+ * *head_loaded (may be NULL). Config comes from the caller (see warm_model_load for the metadata route).
+ */
+warm_status warm_model_load_weights(warm_model *m, const warm_st_file *f, int allow_missing_head, int *head_loaded,
+                                    warm_error *err);
+/* Opens path, reads config from __metadata__ "warm.config" (or a config.json beside it), inits and loads. */
+warm_status warm_model_load(warm_model *m, const char *path, int allow_missing_head, warm_error *err);
+/* Atomic save of the weights (dtype F32, F16 or BF16) with __metadata__: format=pt, warm.config (JSON),
+ * warm.pooling, plus extra key/value pairs. */
+warm_status warm_model_save(const warm_model *m, const char *path, warm_dtype dtype, const char *const *extra_keys,
+                            const char *const *extra_vals, int n_extra, warm_error *err);
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Training path                                                                                           */
+
+/*
+ * Workspace for batched forward/backward at up to (Bmax, Tmax). Holds every activation backward needs.
+ * with_lm: also allocate (Bmax*Tmax, V) logits for the LM head.
+ */
+typedef struct warm_trainer warm_trainer;
+
+warm_status warm_trainer_init(warm_trainer **tr, warm_model *m, int Bmax, int Tmax, int with_lm, warm_error *err);
+void warm_trainer_free(warm_trainer *tr);
+
+/* Only score.weight gets gradients (linear probing); the body's forward still runs. */
+void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze);
+
+/*
+ * Forward over tokens (B, T) right-padded with per-row lengths (1..T). train != 0 enables dropout with
+ * counter-based masks keyed by dropout_key (same key -> same masks). Returns the final hidden states
+ * (B, T, C) after ln_f (owned by the trainer, valid until the next call).
+ */
+const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T,
+                                  int train, uint64_t dropout_key);
+
+/*
+ * LM loss: forward, tied LM head, masked cross-entropy. targets (B, T) are the next tokens, loss_mask (B, T)
+ * weights (0/1 typically; NULL = 1 for t < len_b - 1 ... no: NULL = every position with t < len_b).
+ * Loss = sum(mask * nll) / sum(mask). If backward, grads accumulate into m->grads. Returns the loss.
+ */
+float warm_trainer_lm_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, const int32_t *targets,
+                           const float *loss_mask, int B, int T, int train, uint64_t dropout_key, int backward);
+
+typedef struct {
+    float loss;        /* mean BT loss (+ centring term) */
+    float accuracy;    /* mean 1[r+ > r-] (strict, as TRL) */
+    float margin;      /* mean r+ - r- */
+    float reward_mean, reward_min, reward_max; /* over all 2P rewards */
+} warm_bt_stats;
+
+/*
+ * Bradley-Terry step over P pairs: rows 0..P-1 of tokens are the chosen sequences, rows P..2P-1 the rejected
+ * (each right-padded to T, lengths per row). loss = mean_p -log sigma(r+ - r- - margin_p)
+ * + center * mean_p (r+ + r-)^2 (margins may be NULL = 0). Rewards (2P) written to rewards if non-NULL.
+ * If backward, grads accumulate into m->grads.
+ */
+warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                                   const float *margins, float center, int train, uint64_t dropout_key, int backward,
+                                   float *rewards);
+
+/* Rewards of B sequences (no dropout, no backward): out (B). */
+void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out);
+
+/* ---- optimiser ---- */
+
+typedef struct {
+    float lr;            /* peak learning rate */
+    float beta1, beta2, eps, weight_decay;
+    float grad_clip;     /* global-norm clip; <= 0 disables */
+    int warmup_steps;
+    int total_steps;     /* for the decay schedule */
+    int schedule;        /* 0 constant, 1 cosine to min_lr_frac*lr, 2 linear to min_lr_frac*lr */
+    float min_lr_frac;
+} warm_adamw_config;
+
+warm_adamw_config warm_adamw_default(float lr);
+/* Learning rate at 0-based step s: linear warm-up over warmup_steps, then the schedule. */
+float warm_lr_at(const warm_adamw_config *c, int64_t s);
+/* Global grad norm (double, fixed order); clips, applies AdamW to every tensor (decay only where
+ * tensor.decay; only score.weight when frozen), increments m->step, zeroes grads. Returns the pre-clip norm. */
+float warm_model_adamw_step(warm_model *m, const warm_adamw_config *c, int head_only);
+void warm_model_zero_grad(warm_model *m);
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Decode path                                                                                             */
+
+/*
+ * KV cache for n_seq sequences that share one prompt prefix: the prefix's keys/values are stored once
+ * (L, max_prefix, C) and each sequence has its own suffix (L, n_seq, max_suffix, C). A sequence at suffix
+ * position j attends to the whole prefix plus its own suffix 0..j.
+ */
+typedef struct {
+    int L, C, NH;
+    int max_prefix, max_suffix, n_seq;
+    int prefix_len;
+    int *suffix_len;        /* (n_seq) tokens already in each suffix */
+    float *kp, *vp;         /* (L, max_prefix, C) */
+    float *ks, *vs;         /* (L, n_seq, max_suffix, C) */
+} warm_kvcache;
+
+warm_status warm_kvcache_init(warm_kvcache *kv, const warm_config *cfg, int max_prefix, int max_suffix, int n_seq,
+                              warm_error *err);
+void warm_kvcache_free(warm_kvcache *kv);
+/* Forgets every suffix (keeps the prefix). */
+void warm_kvcache_reset_suffixes(warm_kvcache *kv);
+
+/* Decode workspace (scratch for up to max_rows tokens per call). */
+typedef struct warm_decoder warm_decoder;
+warm_status warm_decoder_init(warm_decoder **d, const warm_model *m, int max_rows, warm_error *err);
+void warm_decoder_free(warm_decoder *d);
+
+/*
+ * Runs the prompt (len tokens, positions 0..len-1) into the prefix of kv (replacing any previous prefix and
+ * resetting suffixes). If logits_last is non-NULL it receives the (V) logits after the last prompt token; if
+ * hidden_last is non-NULL it receives the final (C) hidden state (after ln_f) of the last prompt token.
+ */
+warm_status warm_decode_prefill(warm_decoder *d, warm_kvcache *kv, const int32_t *prompt, int len, float *logits_last,
+                                float *hidden_last, warm_error *err);
+/*
+ * Appends counts[s] tokens to each sequence s (tokens for sequence s at tokens + offsets implied by the
+ * prefix sum of counts) and runs them. Outputs per sequence (the last appended token of s; untouched when
+ * counts[s] = 0): logits (n_seq, V) if non-NULL, hidden (n_seq, C) final hidden state if non-NULL.
+ * One call with all counts 1 is one decode step for every sequence.
+ */
+warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t *tokens, const int *counts,
+                               float *logits, float *hidden, warm_error *err);
+
+/* Reward of a final hidden state (C): score.weight . h. */
+float warm_model_reward_from_hidden(const warm_model *m, const float *h);
+
+/* ---- sampling ---- */
+typedef struct {
+    float temperature;   /* 0 = greedy (argmax, lowest id on ties) */
+    int top_k;           /* 0 = off */
+    float top_p;         /* 1 = off */
+} warm_sampler;
+
+/* Picks a token from logits (V); scratch holds 2*V floats/ints worth of space (V floats + V ints) or NULL.
+ * *logprob (may be NULL) receives log p(token) under the temperature-scaled, untruncated distribution
+ * (the policy's own log-probability, what KL estimates need). */
+int32_t warm_sample(const float *logits, int V, const warm_sampler *s, warm_rng *rng, float *logprob);
+
+/*
+ * Generates n samples of up to max_new tokens each for one prompt, sharing the prompt's KV prefix and
+ * decoding all n in one batch per step. A sample stops after emitting eos (included). out_tokens (n, max_new),
+ * out_logprobs (n, max_new) (may be NULL), out_lens (n).
+ */
+warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt_len, int n, int max_new,
+                          const warm_sampler *s, int32_t eos, warm_rng *rng, int32_t *out_tokens,
+                          float *out_logprobs, int *out_lens, warm_error *err);
+
+/*
+ * Scores n responses to one prompt, reusing the prompt's prefix: rewards[i] = reward at the last token of
+ * prompt + response i. responses: concatenated tokens, lens (n) each >= 1... (len 0 -> reward at the last
+ * prompt token).
+ */
+warm_status warm_score_responses(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *responses,
+                                 const int *lens, int n, float *rewards, warm_error *err);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages warm needs, with apt-get, only when one is missing.
+#   build: compiler-side libraries for the library, CLI and tests (cJSON: JSON parsing; cmocka: unit tests)
+#   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`
+set -e
+case "${1:-build}" in
+  build) pkgs="libcjson-dev libcmocka-dev" ;;
+  bench) pkgs="python3-torch python3-numpy" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|bench)" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps.sh: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps.sh: need root to run apt-get; install:$missing" >&2; exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null

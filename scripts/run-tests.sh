@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs every test binary in each build dir given; prints one line per test and the closing
+# "N passed, N failed" line; exits non-zero if any failed. Tests find shared data via WARM_SHARED_DATA.
+cd "$(dirname "$0")/.." || exit 2
+: "${WARM_SHARED_DATA:=$(cd .. && pwd)/shared/data}"
+export WARM_SHARED_DATA
+pass=0; fail=0; failed=""
+for dir in "$@"; do
+  for t in "$dir"/tests/test_*; do
+    [ -x "$t" ] || continue
+    case "$t" in *.d|*.o) continue ;; esac
+    start=$(date +%s)
+    if "$t" > "$t.log" 2>&1; then
+      pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
+    else
+      fail=$((fail + 1)); failed="$failed $t"; echo "FAIL $t"; tail -n 30 "$t.log"
+    fi
+  done
+done
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,130 @@
+/*
+ * core.c — errors, checks, aligned allocation, RNG, clock. See include/warm/core.h.
+ */
+#include "warm/core.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+warm_status warm_error_set(warm_error *err, warm_status code, const char *fmt, ...) {
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+warm_status warm_error_prefix(warm_error *err, const char *fmt, ...) {
+    if (!err) return WARM_OK;
+    char prefix[512], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    return err->code;
+}
+
+const char *warm_status_str(warm_status s) {
+    switch (s) {
+    case WARM_OK: return "ok";
+    case WARM_ERR_IO: return "I/O error";
+    case WARM_ERR_FORMAT: return "format error";
+    case WARM_ERR_NOMEM: return "out of memory";
+    case WARM_ERR_ARG: return "invalid argument";
+    case WARM_ERR_MISMATCH: return "mismatch";
+    }
+    return "unknown error";
+}
+
+void warm_abort_at(const char *file, int line, const char *fmt, ...) {
+    fprintf(stderr, "warm: internal error at %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+void *warm_alloc(size_t bytes) {
+    if (bytes == 0) bytes = 64;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (rounded < bytes) return NULL;
+    void *p = aligned_alloc(64, rounded);
+    /* Touch every page now: lazy first-touch costs seconds inside the first training step (style.md). */
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
+void warm_free(void *p) { free(p); }
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void warm_rng_seed(warm_rng *r, uint64_t seed) {
+    uint64_t x = seed;
+    r->s = splitmix64(&x);
+    if (r->s == 0) r->s = 0x2545F4914F6CDD1Dull; /* xorshift state must be non-zero */
+}
+
+uint64_t warm_rng_u64(warm_rng *r) {
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+uint32_t warm_rng_u32(warm_rng *r) { return (uint32_t)(warm_rng_u64(r) >> 32); }
+
+float warm_rng_uniform(warm_rng *r) { return (float)(warm_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+
+float warm_rng_normal(warm_rng *r) {
+    /* Box-Muller in double; u1 in (0, 1] so log is finite. */
+    double u1 = ((double)(warm_rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(warm_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * WARM_PI * u2));
+}
+
+uint32_t warm_rng_below(warm_rng *r, uint32_t n) {
+    /* Lemire's multiply-shift with rejection: unbiased. */
+    uint64_t m = (uint64_t)warm_rng_u32(r) * n;
+    uint32_t lo = (uint32_t)m;
+    if (lo < n) {
+        uint32_t t = (uint32_t)(-n) % n;
+        while (lo < t) {
+            m = (uint64_t)warm_rng_u32(r) * n;
+            lo = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+double warm_time_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int warm_num_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
