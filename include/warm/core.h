@@ -39,7 +39,10 @@ const char *warm_status_str(warm_status s);
 void warm_abort_at(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 #define WARM_ABORT(...) warm_abort_at(__FILE__, __LINE__, __VA_ARGS__)
-#define WARM_CHECK(cond, ...) do { if (!(cond)) warm_abort_at(__FILE__, __LINE__, "check failed: " #cond ": " __VA_ARGS__); } while (0)
+void warm_check_failed(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 4, 5)));
+/* WARM_CHECK(cond, fmt, ...): the message is required (it says what broke). */
+#define WARM_CHECK(cond, ...) do { if (!(cond)) warm_check_failed(__FILE__, __LINE__, #cond, __VA_ARGS__); } while (0)
 
 /* Aligned (64-byte), zero-filled, touched allocation; NULL on failure. Free with warm_free. */
 void *warm_alloc(size_t bytes);

@@ -46,7 +46,7 @@ typedef struct {
     int64_t shape[2];
     size_t offset;      /* in floats from the arena start */
     size_t numel;
-    int decay;          /* 1: weight decay applies (2-D matrices), 0: biases, LayerNorm, positions? see .c */
+    int decay;          /* 1: AdamW weight decay applies (2-D matrices incl. embeddings and score), 0: 1-D */
 } warm_tensor;
 
 /* Per-layer views into an arena (params or grads). Shapes in comments. */
@@ -81,8 +81,8 @@ warm_status warm_model_init(warm_model *m, const warm_config *cfg, warm_error *e
 void warm_model_free(warm_model *m);
 /* Allocates (zeroed) grads and Adam moments. */
 warm_status warm_model_alloc_train(warm_model *m, warm_error *err);
-/* GPT-2 initialisation: N(0, 0.02) matrices and embeddings, c_proj weights N(0, 0.02/sqrt(2L)), LayerNorm
- * weight 1, biases 0, score.weight N(0, 1/sqrt(C+1)) as HF does for a fresh head... (see .c) */
+/* GPT-2 initialisation: N(0, initializer_range) for embeddings, matrices and score.weight; the residual
+ * projections (attn.c_proj, mlp.c_proj) N(0, initializer_range / sqrt(2L)); LayerNorm weight 1; biases 0. */
 void warm_model_init_weights(warm_model *m, uint64_t seed);
 const warm_tensor *warm_model_find(const warm_model *m, const char *name);
 /* Views of the layer l / globals in arena a (m->params, m->grads, m->m or m->v). */
@@ -103,6 +103,21 @@ warm_status warm_model_load(warm_model *m, const char *path, int allow_missing_h
  * warm.pooling, plus extra key/value pairs. */
 warm_status warm_model_save(const warm_model *m, const char *path, warm_dtype dtype, const char *const *extra_keys,
                             const char *const *extra_vals, int n_extra, warm_error *err);
+
+/*
+ * Training state beside a checkpoint, for exact resume: Adam moments (F32 tensors "adam_m.<name>",
+ * "adam_v.<name>") and metadata warm.step, warm.rng (the trainer's RNG state), warm.data_pos, warm.epoch.
+ * Written atomically like every checkpoint. Weights are saved separately (F32 for exact resume).
+ */
+typedef struct {
+    int64_t step;        /* optimiser steps taken (also m->step) */
+    uint64_t rng_state;  /* warm_rng.s of the caller's training RNG */
+    int64_t data_pos;    /* position in the caller's data order */
+    int64_t epoch;
+} warm_train_meta;
+warm_status warm_train_state_save(const warm_model *m, const char *path, const warm_train_meta *meta, warm_error *err);
+/* Loads moments into m (allocating them) after checking every name/shape; sets m->step = meta->step. */
+warm_status warm_train_state_load(warm_model *m, const char *path, warm_train_meta *meta, warm_error *err);
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Training path                                                                                           */
@@ -129,7 +144,7 @@ const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const
 
 /*
  * LM loss: forward, tied LM head, masked cross-entropy. targets (B, T) are the next tokens, loss_mask (B, T)
- * weights (0/1 typically; NULL = 1 for t < len_b - 1 ... no: NULL = every position with t < len_b).
+ * per-position weights (0/1 typically; NULL = 1 at every position t < len_b; positions t >= len_b never count).
  * Loss = sum(mask * nll) / sum(mask). If backward, grads accumulate into m->grads. Returns the loss.
  */
 float warm_trainer_lm_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, const int32_t *targets,
@@ -245,8 +260,8 @@ warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt
 
 /*
  * Scores n responses to one prompt, reusing the prompt's prefix: rewards[i] = reward at the last token of
- * prompt + response i. responses: concatenated tokens, lens (n) each >= 1... (len 0 -> reward at the last
- * prompt token).
+ * prompt + response i. responses: the n responses' tokens concatenated, lens (n) their lengths; a response
+ * of length 0 gets the reward at the last prompt token.
  */
 warm_status warm_score_responses(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *responses,
                                  const int *lens, int n, float *rewards, warm_error *err);

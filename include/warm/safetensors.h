@@ -6,10 +6,10 @@
  * tiling the data buffer exactly with no gaps/overlap/trailing bytes, unique names) and names the file and
  * tensor in each error. Values are not checked (NaN/Inf are legal).
  *
- * The writer lays out a file whose tensors are stored as F32, F16 or BF16 (converted from float input),
- * header padded with spaces to a multiple of 8, tensors ordered by descending element size then name so
- * every tensor is aligned; it writes to "<path>.tmp.<pid>", fsyncs, then renames over <path>. Until commit,
- * nothing at <path> changes; abort removes the temp file.
+ * The writer lays out a file whose tensors are stored as F32, F16 or BF16 (converted from float input) or
+ * any other whole-byte dtype (written raw), header padded with spaces to a multiple of 8, tensors ordered
+ * by descending element size then name so every tensor is aligned; it writes to "<path>.tmp.<pid>",
+ * fsyncs, then renames over <path>. Until commit, nothing at <path> changes; abort removes the temp file.
  */
 #ifndef WARM_SAFETENSORS_H
 #define WARM_SAFETENSORS_H
@@ -80,7 +80,7 @@ warm_status warm_st_to_f32_range(const warm_st_file *f, const warm_st_tensor *t,
 
 typedef struct {
     const char *name;
-    warm_dtype dtype;        /* F32, F16, BF16 (converted from float), or I32/I64 (raw) */
+    warm_dtype dtype;        /* F32, F16, BF16 (put: converted from float); any whole-byte dtype via put_raw */
     int ndim;
     int64_t shape[WARM_ST_MAX_DIMS];
 } warm_st_spec;
@@ -88,18 +88,23 @@ typedef struct {
 typedef struct warm_st_writer warm_st_writer;
 
 /* Plans the layout of n tensors plus metadata (n_meta key/value string pairs; "format":"pt" is always
- * written first) and creates the temp file at full size. Names must be unique. */
+ * written first, and a caller pair "format":"pt" is folded into it, any other "format" value is an error)
+ * and creates the temp file at full size. Names and metadata keys must be unique, valid UTF-8, and no
+ * tensor may be called "__metadata__"; sub-byte dtypes (F4, F6_*) are rejected. Names and shapes are
+ * copied, so specs need not outlive the call. On failure *w is NULL and nothing is left on disk. */
 warm_status warm_st_writer_open(warm_st_writer **w, const char *path, const warm_st_spec *specs, int n,
                                 const char *const *meta_keys, const char *const *meta_vals, int n_meta,
                                 warm_error *err);
-/* Writes tensor i (index into specs) from float data (numel elements), converting to its dtype. Any order. */
+/* Writes tensor i (index into specs) from float data (numel elements), converting to its dtype. Any order.
+ * A failed put leaves the writer open: the caller should then abort it. */
 warm_status warm_st_writer_put(warm_st_writer *w, int i, const float *data, warm_error *err);
 /* Writes a range [first, first+count) of tensor i's elements (streaming writers). */
 warm_status warm_st_writer_put_range(warm_st_writer *w, int i, uint64_t first, uint64_t count, const float *data,
                                      warm_error *err);
 /* Writes tensor i from raw bytes already in its dtype (for I32/I64 or pre-converted data). */
 warm_status warm_st_writer_put_raw(warm_st_writer *w, int i, const void *bytes, warm_error *err);
-/* Checks every tensor was written, fsyncs, renames into place, fsyncs the directory; frees w. */
+/* Checks every element of every tensor was written, fsyncs, renames into place, fsyncs the directory.
+ * Always frees w; on any failure before the rename the temp file is removed and <path> is untouched. */
 warm_status warm_st_writer_commit(warm_st_writer *w, warm_error *err);
 /* Removes the temp file and frees w (safe with NULL). */
 void warm_st_writer_abort(warm_st_writer *w);

@@ -32,7 +32,12 @@ warm_status warm_error_prefix(warm_error *err, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Assemble by hand: truncation of an over-long message is intended, not an error. */
+    size_t np = strlen(prefix), no = strnlen(old, sizeof old - 1), cap = sizeof err->msg - 1, k = 0;
+    for (size_t i = 0; i < np && k < cap; i++) err->msg[k++] = prefix[i];
+    for (size_t i = 0; i < 2 && k < cap; i++) err->msg[k++] = ": "[i];
+    for (size_t i = 0; i < no && k < cap; i++) err->msg[k++] = old[i];
+    err->msg[k] = 0;
     return err->code;
 }
 
@@ -50,6 +55,16 @@ const char *warm_status_str(warm_status s) {
 
 void warm_abort_at(const char *file, int line, const char *fmt, ...) {
     fprintf(stderr, "warm: internal error at %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+void warm_check_failed(const char *file, int line, const char *cond, const char *fmt, ...) {
+    fprintf(stderr, "warm: internal error at %s:%d: check failed: %s: ", file, line, cond);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

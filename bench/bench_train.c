@@ -1,0 +1,105 @@
+/*
+ * bench_train.c — whole-model throughput of warm on the benchmark configs of issue 2:
+ *   train:  reward-model step = forward + backward of 2P full-length sequences, BT loss, AdamW (clip 1.0)
+ *   score:  forward only (rewards), same batch
+ *   decode: N samples from one prompt with the KV cache (shared prefix) vs a full recompute per token
+ * FLOPs counted as bench/torch_bench.py does: train = (6 * 12 L C^2 + 12 L T C) per token (matmuls x3 for
+ * forward+backward, attention QK^T and AV at full T); score = one third of that.
+ * Usage: bench_train [S|M] [steps]   (threads: OMP_NUM_THREADS)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warm/kernels.h"
+#include "warm/model.h"
+
+static void die(const warm_error *e) {
+    fprintf(stderr, "bench_train: %s\n", e->msg);
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    const char *which = argc > 1 ? argv[1] : "S";
+    int steps = argc > 2 ? atoi(argv[2]) : 10;
+    int V = 8192, T, L, NH, C, P;
+    if (strcmp(which, "S") == 0) { T = 128; L = 4; NH = 4; C = 256; P = 8; }
+    else if (strcmp(which, "M") == 0) { T = 256; L = 6; NH = 6; C = 384; P = 4; }
+    else { fprintf(stderr, "bench_train: config must be S or M\n"); return 2; }
+    warm_error err;
+    warm_config cfg = warm_config_default(V, T, L, NH, C);
+    warm_model m;
+    if (warm_model_init(&m, &cfg, &err) || warm_model_alloc_train(&m, &err)) die(&err);
+    warm_model_init_weights(&m, 1);
+    warm_trainer *tr;
+    if (warm_trainer_init(&tr, &m, 2 * P, T, 0, &err)) die(&err);
+    int B = 2 * P;
+    int32_t *tok = malloc((size_t)B * T * sizeof *tok), *len = malloc((size_t)B * sizeof *len);
+    warm_rng r;
+    warm_rng_seed(&r, 3);
+    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)warm_rng_below(&r, (uint32_t)V);
+    for (int b = 0; b < B; b++) len[b] = T;
+    warm_adamw_config oc = warm_adamw_default(1e-5f);
+    oc.grad_clip = 1.0f;
+    double tokens = (double)B * T;
+    double flops_tok_fwd = 2.0 * 12.0 * L * (double)C * C + 4.0 * L * (double)T * C;
+
+    for (int s = 0; s < 3; s++) { /* warm-up */
+        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
+        warm_model_adamw_step(&m, &oc, 0);
+    }
+    double t0 = warm_time_now();
+    for (int s = 0; s < steps; s++) {
+        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
+        warm_model_adamw_step(&m, &oc, 0);
+    }
+    double dt = (warm_time_now() - t0) / steps;
+    printf("warm config=%s threads=%d what=train tokens_per_s=%.0f gflops=%.1f ms_per_step=%.1f\n", which,
+           warm_num_threads(), tokens / dt, 3.0 * flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
+
+    float *rw = malloc((size_t)B * sizeof *rw);
+    t0 = warm_time_now();
+    for (int s = 0; s < steps; s++) warm_trainer_rewards(tr, tok, len, B, T, rw);
+    dt = (warm_time_now() - t0) / steps;
+    printf("warm config=%s threads=%d what=score tokens_per_s=%.0f gflops=%.1f ms_per_batch=%.1f\n", which,
+           warm_num_threads(), tokens / dt, flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
+
+    /* Decode: n samples of `gen` tokens after a `pl`-token prompt. */
+    int n = 8, pl = T / 4, gen = T / 2;
+    int32_t *out = malloc((size_t)n * gen * sizeof *out);
+    int lens[8];
+    warm_sampler smp = {1.0f, 0, 1.0f};
+    t0 = warm_time_now();
+    if (warm_generate(&m, tok, pl, n, gen, &smp, -1, &r, out, NULL, lens, &err)) die(&err);
+    dt = warm_time_now() - t0;
+    printf("warm config=%s threads=%d what=decode_kv samples=%d prompt=%d new=%d tokens_per_s=%.0f\n", which,
+           warm_num_threads(), n, pl, gen, n * gen / dt);
+    /* Full recompute: each new token re-runs the training forward over the whole sequence (batch of n). */
+    warm_trainer *tr2;
+    if (warm_trainer_init(&tr2, &m, n, pl + gen, 1, &err)) die(&err);
+    int32_t *seq = malloc((size_t)n * (pl + gen) * sizeof *seq), *sl = malloc((size_t)n * sizeof *sl);
+    int recompute_steps = gen;
+    t0 = warm_time_now();
+    for (int t = 0; t < recompute_steps; t++) {
+        int cur = pl + t;
+        for (int s = 0; s < n; s++) {
+            memcpy(seq + (size_t)s * cur, tok, (size_t)cur * sizeof *seq);
+            sl[s] = cur;
+        }
+        const float *h = warm_trainer_forward(tr2, seq, sl, n, cur, 0, 0);
+        /* logits of the last position only, as a sampler needs */
+        float *lg = malloc((size_t)n * V * sizeof *lg);
+        warm_global_view g = warm_model_globals(&m, m.params);
+        for (int s = 0; s < n; s++)
+            warm_sgemm(0, 1, 1, V, C, 1.0f, h + ((size_t)s * cur + cur - 1) * C, C, g.wte, C, 0.0f, lg + (size_t)s * V, V);
+        free(lg);
+    }
+    dt = warm_time_now() - t0;
+    printf("warm config=%s threads=%d what=decode_recompute samples=%d prompt=%d new=%d tokens_per_s=%.0f\n", which,
+           warm_num_threads(), n, pl, recompute_steps, n * recompute_steps / dt);
+    free(seq); free(sl); free(out); free(rw); free(tok); free(len);
+    warm_trainer_free(tr2);
+    warm_trainer_free(tr);
+    warm_model_free(&m);
+    return 0;
+}

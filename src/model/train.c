@@ -1,0 +1,366 @@
+/*
+ * train.c — the batched training path: forward over right-padded (B, T) token batches keeping every
+ * activation backward needs, the tied LM head with masked cross-entropy, the reward head with the
+ * Bradley-Terry loss, backward through the whole model, and AdamW with global-norm clipping and schedules.
+ *
+ * Activation arena (sized for Bmax*Tmax rows at init, used with the current B*T rows contiguously):
+ *   encoded (N, C); per layer: ln1 (N, C), ln1_mean/rstd (N), qkv (N, 3C), att (B, NH, T, T), atty (N, C),
+ *   res2 (N, C), ln2 (N, C), ln2_mean/rstd (N), fch (N, 4C), fch_gelu (N, 4C), res3 (N, C);
+ *   lnf (N, C), lnf_mean/rstd (N); logits (N, V) when the LM head is enabled.
+ * res2 = residual after attention, res3 = residual after the MLP; the input residual of layer l is res3 of
+ * layer l-1 (encoded for l = 0).
+ *
+ * Dropout masks are counter-based (warm_dropout_keep on a per-site key derived from dropout_key), so the
+ * backward pass recomputes them and nothing is stored; the same key gives the same masks on any thread count.
+ * Sites: embeddings; per layer attention probabilities, attention output, MLP output.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warm/kernels.h"
+#include "warm/model.h"
+
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *res3;
+} layer_acts;
+
+struct warm_trainer {
+    warm_model *m;
+    int Bmax, Tmax, with_lm, freeze_body;
+    int B, T;                  /* shape of the last forward */
+    int train;                 /* dropout on in the last forward */
+    uint64_t key;              /* dropout key of the last forward */
+    float *arena;
+    float *encoded;            /* (N, C) */
+    layer_acts *layers;        /* (L) */
+    float *lnf, *lnf_mean, *lnf_rstd;
+    float *logits;             /* (N, V) or NULL */
+    float *row_w;              /* (N) loss weights */
+    /* backward scratch */
+    float *dres, *dln, *dqkv, *datty, *dfch, *dfch_gelu, *att_scratch;
+    int32_t *tokens;           /* (N) copy of the last forward's tokens */
+    int32_t *lengths;          /* (Bmax) */
+};
+
+/* Per-site dropout keys. */
+enum { SITE_EMB = 0, SITE_ATT = 1, SITE_ATT_OUT = 2, SITE_MLP_OUT = 3 };
+static uint64_t site_key(uint64_t key, int layer, int site) {
+    return warm_hash64(key, (uint64_t)(layer + 1) * 4u + (uint64_t)site);
+}
+
+warm_status warm_trainer_init(warm_trainer **out, warm_model *m, int Bmax, int Tmax, int with_lm, warm_error *err) {
+    *out = NULL;
+    const warm_config *c = &m->cfg;
+    if (Bmax < 1 || Tmax < 1 || Tmax > c->n_positions)
+        return warm_error_set(err, WARM_ERR_ARG, "trainer: batch %d x %d invalid (context is %d)", Bmax, Tmax,
+                              c->n_positions);
+    warm_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return warm_error_set(err, WARM_ERR_NOMEM, "trainer: out of memory");
+    tr->m = m;
+    tr->Bmax = Bmax;
+    tr->Tmax = Tmax;
+    tr->with_lm = with_lm;
+    size_t N = (size_t)Bmax * Tmax, C = (size_t)c->n_embd, L = (size_t)c->n_layer, NH = (size_t)c->n_head;
+    size_t att = (size_t)Bmax * NH * Tmax * Tmax;
+    size_t per_layer = N * C * 6 + N * 4 + N * 3 * C + att + N * 4 * C * 2;
+    size_t total = N * C + L * per_layer + N * C + 2 * N + (with_lm ? N * (size_t)c->vocab_size : 0) + N +
+                   N * C * 3 + N * 3 * C + N * 4 * C * 2 + att;
+    tr->arena = warm_alloc(total * sizeof(float));
+    tr->layers = calloc(L, sizeof *tr->layers);
+    tr->tokens = calloc(N, sizeof *tr->tokens);
+    tr->lengths = calloc((size_t)Bmax, sizeof *tr->lengths);
+    if (!tr->arena || !tr->layers || !tr->tokens || !tr->lengths) {
+        warm_trainer_free(tr);
+        return warm_error_set(err, WARM_ERR_NOMEM, "trainer: cannot allocate %.1f MB of activations",
+                              (double)total * 4.0 / 1e6);
+    }
+    float *p = tr->arena;
+#define TAKE(ptr, n) do { (ptr) = p; p += (n); } while (0)
+    TAKE(tr->encoded, N * C);
+    for (size_t l = 0; l < L; l++) {
+        layer_acts *a = &tr->layers[l];
+        TAKE(a->ln1, N * C); TAKE(a->ln1_mean, N); TAKE(a->ln1_rstd, N); TAKE(a->qkv, N * 3 * C);
+        TAKE(a->att, att); TAKE(a->atty, N * C); TAKE(a->res2, N * C); TAKE(a->ln2, N * C);
+        TAKE(a->ln2_mean, N); TAKE(a->ln2_rstd, N); TAKE(a->fch, N * 4 * C); TAKE(a->fch_gelu, N * 4 * C);
+        TAKE(a->res3, N * C);
+    }
+    TAKE(tr->lnf, N * C); TAKE(tr->lnf_mean, N); TAKE(tr->lnf_rstd, N);
+    if (with_lm) TAKE(tr->logits, N * (size_t)c->vocab_size);
+    TAKE(tr->row_w, N);
+    TAKE(tr->dres, N * C); TAKE(tr->dln, N * C); TAKE(tr->datty, N * C); TAKE(tr->dqkv, N * 3 * C);
+    TAKE(tr->dfch, N * 4 * C); TAKE(tr->dfch_gelu, N * 4 * C); TAKE(tr->att_scratch, att);
+#undef TAKE
+    *out = tr;
+    return WARM_OK;
+}
+
+void warm_trainer_free(warm_trainer *tr) {
+    if (!tr) return;
+    warm_free(tr->arena);
+    free(tr->layers);
+    free(tr->tokens);
+    free(tr->lengths);
+    free(tr);
+}
+
+void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze) { tr->freeze_body = freeze; }
+
+/* ---- forward ---- */
+
+static void embed_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T, int C) {
+#pragma omp parallel for
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *te = wte + (size_t)tokens[bt] * C, *pe = wpe + (size_t)(bt % T) * C;
+        float *o = out + (size_t)bt * C;
+        for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
+    }
+}
+
+static void residual_forward(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T,
+                                  int train, uint64_t dropout_key) {
+    warm_model *m = tr->m;
+    const warm_config *c = &m->cfg;
+    WARM_CHECK(B >= 1 && B <= tr->Bmax && T >= 1 && T <= tr->Tmax, "batch %d x %d exceeds %d x %d", B, T, tr->Bmax,
+               tr->Tmax);
+    int C = c->n_embd, NH = c->n_head, N = B * T;
+    for (int b = 0; b < B; b++)
+        WARM_CHECK(lengths[b] >= 1 && lengths[b] <= T, "row %d: length %d not in [1, %d]", b, lengths[b], T);
+    for (int i = 0; i < N; i++)
+        WARM_CHECK(tokens[i] >= 0 && tokens[i] < c->vocab_size, "token %d at %d outside vocabulary", tokens[i], i);
+    tr->B = B;
+    tr->T = T;
+    tr->train = train;
+    tr->key = dropout_key;
+    memcpy(tr->tokens, tokens, (size_t)N * sizeof *tokens);
+    memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
+    float pe = train ? c->embd_pdrop : 0.0f, pa = train ? c->attn_pdrop : 0.0f, pr = train ? c->resid_pdrop : 0.0f;
+
+    warm_global_view g = warm_model_globals(m, m->params);
+    embed_forward(tr->encoded, tokens, g.wte, g.wpe, B, T, C);
+    warm_dropout_forward(tr->encoded, (size_t)N * C, pe, site_key(dropout_key, -1, SITE_EMB));
+    const float *res = tr->encoded;
+    for (int l = 0; l < c->n_layer; l++) {
+        warm_layer_view w = warm_model_layer(m, m->params, l);
+        layer_acts *a = &tr->layers[l];
+        /* attention block: res2 = res + dropout(c_proj(attn(ln_1(res)))) */
+        warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
+        warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
+        warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, site_key(dropout_key, l, SITE_ATT));
+        warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
+        warm_dropout_forward(a->res2, (size_t)N * C, pr, site_key(dropout_key, l, SITE_ATT_OUT));
+        residual_forward(a->res2, a->res2, res, (size_t)N * C);
+        /* MLP block: res3 = res2 + dropout(c_proj(gelu(c_fc(ln_2(res2))))) */
+        warm_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w.ln2w, w.ln2b, N, C);
+        warm_linear_forward(a->fch, a->ln2, w.fcw, w.fcb, N, C, 4 * C);
+        warm_gelu_forward(a->fch_gelu, a->fch, (size_t)N * 4 * C);
+        warm_linear_forward(a->res3, a->fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
+        warm_dropout_forward(a->res3, (size_t)N * C, pr, site_key(dropout_key, l, SITE_MLP_OUT));
+        residual_forward(a->res3, a->res3, a->res2, (size_t)N * C);
+        res = a->res3;
+    }
+    warm_layernorm_forward(tr->lnf, tr->lnf_mean, tr->lnf_rstd, res, g.lnfw, g.lnfb, N, C);
+    return tr->lnf;
+}
+
+/* ---- backward ---- */
+
+/* Backward from dlnf (N, C) (in tr->dln) through ln_f and every layer into m->grads. */
+static void body_backward(warm_trainer *tr) {
+    warm_model *m = tr->m;
+    const warm_config *c = &m->cfg;
+    int B = tr->B, T = tr->T, C = c->n_embd, NH = c->n_head, N = B * T, L = c->n_layer;
+    float pe = tr->train ? c->embd_pdrop : 0.0f, pa = tr->train ? c->attn_pdrop : 0.0f;
+    float pr = tr->train ? c->resid_pdrop : 0.0f;
+    size_t NC = (size_t)N * C;
+    warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
+    const float *last = L > 0 ? tr->layers[L - 1].res3 : tr->encoded;
+    memset(tr->dres, 0, NC * sizeof(float));
+    warm_layernorm_backward(tr->dres, dg.lnfw, dg.lnfb, tr->dln, last, g.lnfw, tr->lnf_mean, tr->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
+        layer_acts *a = &tr->layers[l];
+        const float *res = l == 0 ? tr->encoded : tr->layers[l - 1].res3;
+        /* MLP block: dres flows through unchanged (residual) and into the branch. */
+        memcpy(tr->dln, tr->dres, NC * sizeof(float));
+        warm_dropout_backward(tr->dln, NC, pr, site_key(tr->key, l, SITE_MLP_OUT));
+        memset(tr->dfch_gelu, 0, NC * 4 * sizeof(float));
+        warm_linear_backward(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, tr->dln, a->fch_gelu, w.fcprojw, N, 4 * C, C);
+        memset(tr->dfch, 0, NC * 4 * sizeof(float));
+        warm_gelu_backward(tr->dfch, a->fch, tr->dfch_gelu, NC * 4);
+        memset(tr->datty, 0, NC * sizeof(float));
+        warm_linear_backward(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, N, C, 4 * C);
+        warm_layernorm_backward(tr->dres, dw.ln2w, dw.ln2b, tr->datty, a->res2, w.ln2w, a->ln2_mean, a->ln2_rstd, N, C);
+        /* attention block */
+        memcpy(tr->dln, tr->dres, NC * sizeof(float));
+        warm_dropout_backward(tr->dln, NC, pr, site_key(tr->key, l, SITE_ATT_OUT));
+        memset(tr->datty, 0, NC * sizeof(float));
+        warm_linear_backward(tr->datty, dw.attprojw, dw.attprojb, tr->dln, a->atty, w.attprojw, N, C, C);
+        memset(tr->dqkv, 0, NC * 3 * sizeof(float));
+        warm_attention_backward(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
+                                tr->att_scratch);
+        memset(tr->dln, 0, NC * sizeof(float));
+        warm_linear_backward(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
+        warm_layernorm_backward(tr->dres, dw.ln1w, dw.ln1b, tr->dln, res, w.ln1w, a->ln1_mean, a->ln1_rstd, N, C);
+    }
+    /* embeddings: rows scattered into wte by token id, positions into wpe; fixed row order (deterministic). */
+    warm_dropout_backward(tr->dres, NC, pe, site_key(tr->key, -1, SITE_EMB));
+#pragma omp parallel for
+    for (int i = 0; i < C; i++) {
+        for (int bt = 0; bt < N; bt++) {
+            float d = tr->dres[(size_t)bt * C + i];
+            dg.wte[(size_t)tr->tokens[bt] * C + i] += d;
+            dg.wpe[(size_t)(bt % T) * C + i] += d;
+        }
+    }
+}
+
+/* ---- LM head ---- */
+
+float warm_trainer_lm_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, const int32_t *targets,
+                           const float *loss_mask, int B, int T, int train, uint64_t dropout_key, int backward) {
+    WARM_CHECK(tr->with_lm, "trainer was created without the LM head");
+    warm_model *m = tr->m;
+    int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = B * T;
+    if (backward) WARM_CHECK(m->grads != NULL, "warm_model_alloc_train was not called");
+    warm_trainer_forward(tr, tokens, lengths, B, T, train, dropout_key);
+    warm_global_view g = warm_model_globals(m, m->params);
+    warm_sgemm(0, 1, N, V, C, 1.0f, tr->lnf, C, g.wte, C, 0.0f, tr->logits, V);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t;
+            tr->row_w[i] = t < lengths[b] ? (loss_mask ? loss_mask[i] : 1.0f) : 0.0f;
+        }
+    /* In place: logits become d loss / d logits when backward (they are not needed afterwards). */
+    float loss = warm_crossentropy_forward_backward(backward ? tr->logits : NULL, tr->logits, targets, tr->row_w, N, V);
+    if (!backward) return loss;
+    warm_global_view dg = warm_model_globals(m, m->grads);
+    memset(tr->dln, 0, (size_t)N * C * sizeof(float));
+    warm_sgemm(0, 0, N, C, V, 1.0f, tr->logits, V, g.wte, C, 1.0f, tr->dln, C);
+    warm_sgemm(1, 0, V, C, N, 1.0f, tr->logits, V, tr->lnf, C, 1.0f, dg.wte, C);
+    if (!tr->freeze_body) body_backward(tr);
+    return loss;
+}
+
+/* ---- reward head ---- */
+
+static float dotf(const float *a, const float *b, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return (float)s;
+}
+
+static void pooled_rewards(const warm_trainer *tr, int B, float *out) {
+    warm_global_view g = warm_model_globals(tr->m, tr->m->params);
+    int C = tr->m->cfg.n_embd;
+    for (int b = 0; b < B; b++)
+        out[b] = dotf(g.score, tr->lnf + ((size_t)b * tr->T + (size_t)(tr->lengths[b] - 1)) * C, C);
+}
+
+static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+
+warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                                   const float *margins, float center, int train, uint64_t dropout_key, int backward,
+                                   float *rewards) {
+    warm_model *m = tr->m;
+    int C = m->cfg.n_embd, B = 2 * P;
+    if (backward) WARM_CHECK(m->grads != NULL, "warm_model_alloc_train was not called");
+    warm_trainer_forward(tr, tokens, lengths, B, T, train, dropout_key);
+    float *r = tr->row_w; /* (2P) rewards live in the row-weight scratch */
+    pooled_rewards(tr, B, r);
+    warm_bt_stats st = {0, 0, 0, 0, INFINITY, -INFINITY};
+    double loss = 0, acc = 0, margin = 0, rsum = 0;
+    float dr[2 * 4096];
+    WARM_CHECK(B <= 2 * 4096, "too many pairs in one step");
+    for (int p = 0; p < P; p++) {
+        double d = (double)r[p] - (double)r[P + p] - (margins ? (double)margins[p] : 0.0);
+        double s = (double)r[p] + (double)r[P + p];
+        loss += log1p_exp(-d) + (double)center * s * s;
+        acc += r[p] > r[P + p];
+        margin += (double)r[p] - (double)r[P + p];
+        /* d/dd of -log sigma(d) = sigma(d) - 1; centring adds 2*center*s to both rewards. */
+        double g = (sigmoid(d) - 1.0) / P, gc = 2.0 * (double)center * s / P;
+        dr[p] = (float)(g + gc);
+        dr[P + p] = (float)(-g + gc);
+    }
+    for (int b = 0; b < B; b++) {
+        rsum += (double)r[b];
+        st.reward_min = fminf(st.reward_min, r[b]);
+        st.reward_max = fmaxf(st.reward_max, r[b]);
+    }
+    st.loss = (float)(loss / P);
+    st.accuracy = (float)(acc / P);
+    st.margin = (float)(margin / P);
+    st.reward_mean = (float)(rsum / B);
+    if (rewards) memcpy(rewards, r, (size_t)B * sizeof(float));
+    if (!backward) return st;
+    warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
+    size_t NC = (size_t)B * T * C;
+    memset(tr->dln, 0, NC * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        size_t row = ((size_t)b * T + (size_t)(lengths[b] - 1)) * C;
+        for (int i = 0; i < C; i++) {
+            dg.score[i] += dr[b] * tr->lnf[row + i];
+            tr->dln[row + i] += dr[b] * g.score[i];
+        }
+    }
+    if (!tr->freeze_body) body_backward(tr);
+    return st;
+}
+
+void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out) {
+    warm_trainer_forward(tr, tokens, lengths, B, T, 0, 0);
+    pooled_rewards(tr, B, out);
+}
+
+/* ---- optimiser ---- */
+
+warm_adamw_config warm_adamw_default(float lr) {
+    warm_adamw_config c = {lr, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, 0, 0, 0, 0.0f};
+    return c;
+}
+
+float warm_lr_at(const warm_adamw_config *c, int64_t s) {
+    if (c->warmup_steps > 0 && s < c->warmup_steps) return c->lr * (float)(s + 1) / (float)c->warmup_steps;
+    if (c->schedule == 0 || c->total_steps <= c->warmup_steps) return c->lr;
+    double frac = (double)(s - c->warmup_steps) / (double)(c->total_steps - c->warmup_steps);
+    if (frac > 1.0) frac = 1.0;
+    double lo = (double)c->lr * (double)c->min_lr_frac, hi = (double)c->lr;
+    if (c->schedule == 1) return (float)(lo + 0.5 * (hi - lo) * (1.0 + cos(WARM_PI * frac)));
+    return (float)(hi + (lo - hi) * frac);
+}
+
+void warm_model_zero_grad(warm_model *m) {
+    if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+float warm_model_adamw_step(warm_model *m, const warm_adamw_config *c, int head_only) {
+    WARM_CHECK(m->grads && m->m && m->v, "warm_model_alloc_train was not called");
+    int first = head_only ? m->n_tensors - 1 : 0;
+    double ss = 0.0;
+    for (int i = first; i < m->n_tensors; i++) ss += warm_sumsq(m->grads + m->tensors[i].offset, m->tensors[i].numel);
+    float norm = (float)sqrt(ss);
+    /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1. */
+    float scale = 1.0f;
+    if (c->grad_clip > 0.0f) {
+        float coef = c->grad_clip / (norm + 1e-6f);
+        if (coef < 1.0f) scale = coef;
+    }
+    float lr = warm_lr_at(c, m->step);
+    m->step++;
+    float bc1 = 1.0f - (float)pow((double)c->beta1, (double)m->step);
+    float bc2 = 1.0f - (float)pow((double)c->beta2, (double)m->step);
+    for (int i = first; i < m->n_tensors; i++) {
+        const warm_tensor *t = &m->tensors[i];
+        warm_adamw_update(m->params + t->offset, m->grads + t->offset, m->m + t->offset, m->v + t->offset, t->numel, lr,
+                          c->beta1, c->beta2, c->eps, t->decay ? c->weight_decay : 0.0f, bc1, bc2, scale);
+    }
+    warm_model_zero_grad(m);
+    return norm;
+}
