@@ -1,7 +1,8 @@
 # warm — build, test, demo.  `make help` lists the targets.
 #
 # Build modes (MODE=...): release (default: -O3, OpenMP), asan (ASan+UBSan, no OpenMP, -O1), debug (-O0).
-# Every mode compiles with strict C11 warnings as errors. Outputs go to build/$(MODE)/.
+# Every mode compiles with strict C11 warnings as errors (modes without OpenMP ignore its pragmas).
+# Outputs go to build/$(MODE)/.
 
 MODE ?= release
 CC ?= gcc
@@ -19,13 +20,13 @@ ifeq ($(MODE),release)
 OPT := -O3 -g -fopenmp
 LDOPT := -fopenmp
 else ifeq ($(MODE),asan)
-OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wno-unknown-pragmas
 LDOPT := -fsanitize=address,undefined
 else ifeq ($(MODE),noomp)
-OPT := -O3 -g
+OPT := -O3 -g -Wno-unknown-pragmas
 LDOPT :=
 else ifeq ($(MODE),debug)
-OPT := -O0 -g
+OPT := -O0 -g -Wno-unknown-pragmas
 LDOPT :=
 else
 $(error unknown MODE=$(MODE): use release, asan, noomp or debug)
@@ -49,6 +50,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBWARM := $(BUILD)/libwarm.a
 WARM := $(BUILD)/warm
 
+.SECONDARY:
 .PHONY: all lib tests benches test test-release test-asan demo deps bench clean help fixtures
 all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
 lib: $(LIBWARM)

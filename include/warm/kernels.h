@@ -32,7 +32,7 @@ void warm_linear_forward(float *out, const float *inp, const float *weight, cons
 void warm_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                           const float *weight, int N, int C, int OC);
 
-/* LayerNorm over the last dim, eps 1e-5, biased variance. mean, rstd (N) saved for backward. */
+/* LayerNorm over the last dim, eps 1e-5, biased variance. mean, rstd (N) saved for backward (NULL: not saved). */
 void warm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                             const float *bias, int N, int C);
 void warm_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
@@ -57,9 +57,12 @@ void warm_attention_forward(float *out, float *att, const float *qkv, int B, int
 void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
                              int C, int NH, float p, uint64_t drop_key, float *scratch);
 
-/* Inverted dropout in place on x (n): x[i] = keep(key, i) ? x[i]/(1-p) : 0. p = 0 is a no-op. */
+/*
+ * Inverted dropout in place on x (n): x[i] *= keep(key, i) * (1/(1-p)), with keep = warm_dropout_keep (0 or 1)
+ * and the reciprocal rounded to float first, as torch does (a dropped NaN stays NaN). p = 0 is a no-op.
+ */
 void warm_dropout_forward(float *x, size_t n, float p, uint64_t key);
-/* dx[i] = keep(key, i) ? dx[i]/(1-p) : 0, in place (the same mask). */
+/* dx[i] *= keep(key, i) * (1/(1-p)), in place (the same mask). */
 void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key);
 
 /*

@@ -1,0 +1,86 @@
+/*
+ * cli.h — what the `warm` subcommands share: the dispatch-table entry type, uniform option parsing with
+ * --help, error printing and exit codes. Internal to src/cli (prefix cli_); the logic lives in the library.
+ *
+ * Adding a command `foo`:
+ *   1. write src/cli/cmd_foo.c with `int cli_cmd_foo(int argc, char **argv)` (argv[0] == "foo");
+ *   2. declare it below, in the marked block;
+ *   3. add one row {"foo", "one-line summary", cli_cmd_foo} to the table in main.c.
+ *
+ * A command's skeleton:
+ *
+ *     int cli_cmd_foo(int argc, char **argv) {
+ *         const char *out = NULL;
+ *         double lr = 0;
+ *         warm_opt opts[] = {
+ *             {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "PATH",
+ *              .help = "output file", .required = 1},
+ *             {.name = "lr", .kind = WARM_OPT_DOUBLE, .dest = &lr, .min = 0, .max = 10, .def = "1e-5",
+ *              .help = "learning rate"},
+ *         };
+ *         warm_opts_cmd cmd = {.prog = "warm", .name = "foo", .desc = "Does foo.", .args = "IN",
+ *                              .min_args = 1, .max_args = 1, .opts = opts, .nopts = CLI_NOPTS(opts)};
+ *         warm_opts_result res;
+ *         int rc = cli_parse(&cmd, argc, argv, &res);
+ *         if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
+ *         warm_error err = {0};
+ *         warm_status st = ...library call with res.args[0], out, lr, &err...;
+ *         warm_opts_free(&cmd, &res);
+ *         return st == WARM_OK ? CLI_EXIT_OK : cli_fail("foo", &err);
+ *     }
+ */
+#ifndef WARM_CLI_H
+#define WARM_CLI_H
+
+#include "warm/core.h"
+#include "warm/opts.h"
+
+typedef struct {
+    const char *name;                  /* subcommand word: `warm <name>` */
+    const char *summary;               /* one line for `warm --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the name; returns an exit code (CLI_EXIT_*) */
+} warm_cli_command;
+
+/* Exit codes of the `warm` process. */
+enum {
+    CLI_EXIT_OK = 0,      /* success (also after --help) */
+    CLI_EXIT_FAILURE = 1, /* runtime failure: I/O, bad file, out of memory, numerical trouble */
+    CLI_EXIT_USAGE = 2,   /* bad command line */
+};
+
+/* Results of cli_parse. */
+enum {
+    CLI_PARSE_OK = 0,    /* options parsed; caller owns res: warm_opts_free(cmd, res) when done */
+    CLI_PARSE_HELP = 1,  /* help printed to stdout; nothing to free; exit 0 */
+    CLI_PARSE_ERROR = -1 /* "warm <cmd>: <message>" printed to stderr; nothing to free; exit 2 */
+};
+
+#define CLI_NOPTS(opts) ((int)(sizeof(opts) / sizeof((opts)[0])))
+
+/*
+ * Parses a command's argv with warm_opts_parse; prints the help on -h/--help (stdout), or the error and a
+ * pointer to --help (stderr).
+ */
+int cli_parse(const warm_opts_cmd *cmd, int argc, char **argv, warm_opts_result *res);
+
+/* The process exit code for a non-OK cli_parse result: 0 after help, 2 after an error. */
+static inline int cli_parse_exit(int parse_rc) { return parse_rc == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE; }
+
+/* Prints "warm <cmd>: <message>\n" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints a library error as "warm <cmd>: <err->msg>" and returns CLI_EXIT_FAILURE (or CLI_EXIT_USAGE when
+ * err->code is WARM_ERR_ARG, i.e. the user passed a bad value the parser could not see). */
+int cli_fail(const char *cmd, const warm_error *err);
+
+/* ---- command entry points: one line per command, in the same order as the table in main.c ---- */
+int cli_cmd_version(int argc, char **argv);
+int cli_cmd_init(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_pretrain(int argc, char **argv);
+int cli_cmd_sft(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
+int cli_cmd_task(int argc, char **argv);
+/* ---- add new commands above this line (cli_cmd_init, cli_cmd_inspect, ...) ---- */
+
+#endif

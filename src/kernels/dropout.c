@@ -1,0 +1,83 @@
+/*
+ * dropout.c — inverted dropout in place, forward and backward (GPT-2 embd_pdrop and resid_pdrop).
+ *
+ * Element i of x (n) is kept iff warm_dropout_keep(key, i, p) (core.h: a counter-based hash of (key, i)), and
+ * x[i] is multiplied by mask_i / (1 - p), as torch does (so a dropped NaN stays NaN). Nothing is stored:
+ * backward recomputes the same mask from the same key, which also makes the mask independent of the thread
+ * that evaluates it. The caller derives a fresh key per step, layer and site. p = 0 is a no-op.
+ *
+ * The keep test is warm_dropout_keep in integer form: (hash >> 40) * 2^-24 >= p holds, both sides being exact
+ * floats, iff (hash >> 40) >= ceil(p * 2^24). Unlike a float compare-and-select, the integer form vectorises;
+ * with AVX-512DQ (64-bit vector multiply, for the hash) the loop runs 8 elements per instruction. The loop
+ * is compiled for the baseline and for AVX-512F+DQ and picked at run time, as in gelu.c.
+ */
+#include "warm/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warm/core.h"
+
+#define WARM_INLINE inline __attribute__((always_inline))
+
+/* Elements per parallel work item. */
+#define DROPOUT_CHUNK 16384
+
+/* x[i] (n) *= mask / (1 - p) for global indices i0 + i; keep_min = ceil(p * 2^24). */
+static WARM_INLINE void dropout_body(float *x, size_t n, uint64_t i0, uint64_t key, uint64_t keep_min, float scale) {
+    for (size_t i = 0; i < n; i++) {
+        int32_t keep = (warm_hash64(key, i0 + (uint64_t)i) >> 40) >= keep_min;
+        x[i] *= (float)keep * scale;
+    }
+}
+
+typedef void (*dropout_fn)(float *x, size_t n, uint64_t i0, uint64_t key, uint64_t keep_min, float scale);
+
+static void dropout_base(float *x, size_t n, uint64_t i0, uint64_t key, uint64_t keep_min, float scale) {
+    dropout_body(x, n, i0, key, keep_min, scale);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define WARM_DROPOUT_X86 1
+__attribute__((target("avx512f,avx512dq"))) static void dropout_avx512(float *x, size_t n, uint64_t i0, uint64_t key,
+                                                                       uint64_t keep_min, float scale) {
+    dropout_body(x, n, i0, key, keep_min, scale);
+}
+#endif
+
+/* Whether to run the AVX-512 copy: the CPU has AVX-512F/DQ and WARM_KERNEL_ISA (testing hook) is not "portable". */
+static int pick_avx512(void) {
+#ifdef WARM_DROPOUT_X86
+    const char *cap = getenv("WARM_KERNEL_ISA");
+    return (cap == NULL || strcmp(cap, "portable") != 0) && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
+/* x (n) <- x * mask(key, p) / (1 - p). Forward and backward apply the same map. */
+static void dropout_apply(float *x, size_t n, float p, uint64_t key) {
+    WARM_CHECK(p >= 0.0f && p <= 1.0f, "dropout rate %g", (double)p);
+    if (p == 0.0f) return;
+    /* The rounded reciprocal, as torch builds it (mask / (1-p)) before multiplying; p = 1 drops everything. */
+    const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const uint64_t keep_min = (uint64_t)ceilf(p * 16777216.0f); /* 2^24: the hash's top 24 bits are compared */
+    dropout_fn fn = dropout_base;
+#ifdef WARM_DROPOUT_X86
+    if (pick_avx512()) fn = dropout_avx512;
+#endif
+    size_t nchunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * DROPOUT_CHUNK;
+        fn(x + i0, n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK, (uint64_t)i0, key, keep_min, scale);
+    }
+}
+
+void warm_dropout_forward(float *x, size_t n, float p, uint64_t key) { dropout_apply(x, n, p, key); }
+
+void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key) { dropout_apply(dx, n, p, key); }
