@@ -1,0 +1,177 @@
+/*
+ * warm/task.h — the embedded task: a generated summarisation world (the stand-in for Reddit TL;DR) and its
+ * exact gold reward (the stand-in for the paper's control reward model). docs/task.md is the long version.
+ *
+ * THE WORLD. A post is a readable word sequence about one topic (home, travel, work, pets, money, food).
+ * It states 2-4 FACTS; a fact is the clause "NAME VERB the OBJECT" ("alice booked the flight"), possibly
+ * decorated ("so my friend alice booked the flight at the airport ."). Some facts are stated again later in
+ * the post: the SALIENCE of a fact is how often the post states it. Filler sentences carry no fact. A post
+ * is 40-80 words and ends with the separator word "TL;DR:". The reference summary states the 2-3 most
+ * salient facts in one sentence ("alice booked the flight , bob missed the train and carol lost the passport
+ * .") and is followed by <eos>. Everything is generated from one seed with warm_rng streams.
+ *
+ * THE PARSER. A fact is recognised wherever four consecutive words are NAME, VERB, "the", OBJECT (the word
+ * categories come from task.json). Nothing else in the generated text matches this pattern, so parsing a
+ * post returns exactly the facts it was generated from, with their counts.
+ *
+ * THE GOLD REWARD of a summary y for a post x, over the words of y before its first <eos> (pads skipped):
+ *
+ *   g = w_cov * coverage - w_hal * n_hallucinated - w_rep * n_repeated - w_len * max(0, n_words - budget)
+ *       - w_eos * [y has no <eos>]
+ *
+ *   coverage       = sum of count_x(f) over the distinct post facts f stated in y / sum of count_x(f) over
+ *                    all post facts (0 when the post has none): frequency-weighted recall, in [0, 1];
+ *   n_hallucinated = distinct facts stated in y that the post never states;
+ *   n_repeated     = word positions i of y whose 4-gram y[i..i+3] already started at an earlier position
+ *                    (a fact clause stated twice counts at least 1; a degenerate loop counts many);
+ *   n_words        = words of y before <eos>.
+ *
+ * Defaults: w_cov 2, w_hal 0.5, w_rep 0.25, w_len 0.1 per word, budget 20 words, w_eos 1. A reference scores
+ * 2 * (its share of the salience), about 1.2-2. Up to the budget, stating more true facts really is better
+ * (so longer summaries look better in the natural data: the spurious cue a proxy learns); beyond it, extra
+ * words are rambling, repeated facts, or invented facts, all of which the gold reward punishes.
+ *
+ * FILES written by warm_task_generate into a directory:
+ *   tokenizer.json      the WORD vocabulary (warm/tokenizer.h)
+ *   task.json           the world: config, sizes, gold weights, word categories, topics, split distributions
+ *   pretrain.jsonl      {"text": ...}: posts, posts with "TL;DR:" and a noisy summary, short comments
+ *   sft_train.jsonl     {"prompt": "... TL;DR:", "completion": "reference words"} (no literal <eos>: the trainer
+ *   sft_val.jsonl        appends it, as TRL does)
+ *   prompts_train.jsonl {"id", "prompt", "split": "train"|"val"|"ood", "reference"} (reference without <eos>)
+ *   prompts_val.jsonl
+ *   prompts_ood.jsonl   OOD posts: 4-5 facts, 55-90 words, mostly stated once, topic mix reversed
+ * Each file is written atomically (temp file, fflush + fsync, rename). Every prompt leaves room for a
+ * response: prompt tokens <= ctx - response_room, and prompt + reference + <eos> <= ctx. No post appears
+ * twice across all splits.
+ */
+#ifndef WARM_TASK_H
+#define WARM_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warm/core.h"
+#include "warm/tokenizer.h"
+
+/* Weights of the gold reward (see above). All >= 0. */
+typedef struct {
+    double coverage;      /* w_cov: multiplies the coverage fraction */
+    double hallucination; /* w_hal: per distinct invented fact */
+    double repetition;    /* w_rep: per repeated 4-gram position */
+    double length;        /* w_len: per word beyond the budget */
+    double missing_eos;   /* w_eos: when the summary has no <eos> */
+    int budget;           /* words allowed before the length penalty starts */
+} warm_gold_weights;
+
+/* Generation settings; warm_task_config_default fills the defaults (in brackets). */
+typedef struct {
+    uint64_t seed;        /* [1] every split is a pure function of the seed */
+    int n_pretrain;       /* [4000] pretraining documents */
+    int n_sft_train;      /* [3000] SFT pairs */
+    int n_sft_val;        /* [200] held-out SFT pairs (validation loss) */
+    int n_prompts_train;  /* [3000] preference prompts */
+    int n_prompts_val;    /* [500] ID validation prompts */
+    int n_prompts_ood;    /* [500] OOD prompts */
+    int ctx;              /* [128] model context: prompt + reference + <eos> must fit */
+    int response_room;    /* [32] tokens kept free after every prompt for a sampled response (incl. <eos>) */
+    warm_gold_weights gold;
+} warm_task_config;
+
+void warm_task_config_default(warm_task_config *c);
+/* WARM_ERR_ARG naming the field when a size is negative, a weight negative or not finite, or ctx/response_room
+ * leave no room for a post (ctx - response_room must be >= 96). */
+warm_status warm_task_config_check(const warm_task_config *c, warm_error *err);
+
+/* Generates the world and all splits into dir (created if missing; existing files replaced). */
+warm_status warm_task_generate(const warm_task_config *c, const char *dir, warm_error *err);
+
+/* Word categories of the world (per token id). */
+typedef enum {
+    WARM_TASK_WORD_OTHER = 0, /* fillers, connectives, punctuation, specials */
+    WARM_TASK_WORD_NAME,
+    WARM_TASK_WORD_VERB,
+    WARM_TASK_WORD_OBJECT,
+    WARM_TASK_WORD_PLACE,
+    WARM_TASK_WORD_ARTICLE,   /* "the" */
+    WARM_TASK_WORD_SEPARATOR, /* "TL;DR:" */
+} warm_task_word;
+
+typedef struct warm_task_world warm_task_world;
+
+/* Loads task.json and tokenizer.json from dir (errors name the file and the key at fault). */
+warm_status warm_task_load(warm_task_world **w, const char *dir, warm_error *err);
+void warm_task_free(warm_task_world *w);
+
+const warm_tokenizer *warm_task_tokenizer(const warm_task_world *w);
+/* The config recorded in task.json (seed, sizes, ctx, gold weights as currently set). */
+const warm_task_config *warm_task_world_config(const warm_task_world *w);
+/* Replaces the gold weights used by warm_task_gold*; WARM_ERR_ARG if a weight is negative or not finite. */
+warm_status warm_task_set_gold_weights(warm_task_world *w, const warm_gold_weights *g, warm_error *err);
+warm_task_word warm_task_word_category(const warm_task_world *w, int32_t id);
+
+/* A fact as token ids; pos = index of its NAME word in the parsed sequence. */
+typedef struct {
+    int32_t name, verb, object;
+    int pos;
+} warm_fact;
+
+/*
+ * Parses ids[0..n) into fact statements, left to right, non-overlapping (a match consumes its 4 words).
+ * Writes at most max facts and returns how many were found (may exceed max). No separator handling: pass
+ * the post or the summary only (see warm_task_split_prompt).
+ */
+int warm_task_parse_facts(const warm_task_world *w, const int32_t *ids, int n, warm_fact *facts, int max);
+
+/* Length of the post inside a prompt: the ids before the first "TL;DR:" (n when there is none). */
+int warm_task_split_prompt(const warm_task_world *w, const int32_t *ids, int n);
+
+/* Components of one gold evaluation. */
+typedef struct {
+    double total;           /* the gold reward g */
+    double coverage;        /* frequency-weighted recall of post facts, [0, 1] */
+    int n_post_facts;       /* distinct facts in the post */
+    int n_covered;          /* distinct post facts stated in the summary */
+    int n_stated;           /* fact statements in the summary, repeats included */
+    int n_hallucinated;     /* distinct stated facts absent from the post */
+    int n_repeated_facts;   /* statements beyond the first of the same fact (informational, not penalised) */
+    int n_repeated;         /* repeated 4-gram positions (penalised) */
+    int n_words;            /* summary words before <eos> (pads not counted) */
+    int over_budget;        /* max(0, n_words - budget) */
+    int has_eos;            /* 1 when the summary contains <eos> */
+} warm_gold;
+
+/*
+ * Gold reward from token ids. prompt: the post, or a prompt holding the post before "TL;DR:" (pads are
+ * skipped). resp: the summary; everything after its first <eos> is ignored; without <eos> the missing-end
+ * penalty applies. Returns the total; fills parts when non-NULL. Pure, allocation-free, O(n^2) in the
+ * lengths (n <= a few hundred here).
+ */
+double warm_task_gold_ids(const warm_task_world *w, const int32_t *prompt, int n_prompt, const int32_t *resp,
+                          int n_resp, warm_gold *parts);
+
+/*
+ * Gold reward from text: prompt and summary are split on whitespace; unknown words become <unk> (a word
+ * that is no fact). A literal "<eos>" word in summary marks its end. parts->total holds the reward.
+ * Fails only on allocation (WARM_ERR_NOMEM).
+ */
+warm_status warm_task_gold(const warm_task_world *w, const char *prompt, const char *summary, warm_gold *parts,
+                           warm_error *err);
+
+/*
+ * Scores a JSONL file: each non-blank line is an object with a prompt and one of "response",
+ * "completion", or "chosen" + "rejected". Adds "gold" and "gold_parts" (one response), or "gold_chosen",
+ * "gold_rejected", "gold_chosen_parts", "gold_rejected_parts" (a pair), replacing earlier values; other keys
+ * are kept in order. The conventions of the data loaders and of `warm sample` hold:
+ *   - every field may come pre-tokenised as "<field>_ids" (an array of token ids, e.g. "response_ids",
+ *     "prompt_ids"), which wins over the text and is scored exactly as given: an <eos> id ends the response,
+ *     none is the missing-end penalty;
+ *   - a text response does not carry its end token (TRL appends it), so <eos> is appended to "completion",
+ *     "chosen", "rejected" and "response" texts, except on a row whose boolean "eos" is false (`warm sample`
+ *     records so when a sample hit the token limit); a literal "<eos>" word in a text ends it there.
+ * A malformed line is WARM_ERR_FORMAT naming in_path and the line number. out_path is written atomically
+ * (nothing is written on error). *n_rows (optional) receives the rows scored.
+ */
+warm_status warm_task_gold_jsonl(const warm_task_world *w, const char *in_path, const char *out_path, int *n_rows,
+                                 warm_error *err);
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * wordtok.c — the WORD tokenizer of include/warm/tokenizer.h: a fixed list of words, one id each.
+ *
+ * Layout: words[V] owns one NUL-terminated copy per word (id = index); an open-addressing hash table
+ * (FNV-1a, linear probing, capacity a power of two >= 2V) maps a word to its id. The three specials
+ * "<pad>", "<eos>", "<unk>" are always present; warm_tok_from_words puts any missing ones first, in that
+ * order, so a fresh vocabulary has pad 0, eos 1, unk 2.
+ *
+ * Invariants: words are unique, non-empty, free of ASCII whitespace; pad/eos/unk index the words with those
+ * names. The JSON file {"kind":"word","vocab":[...],"pad":i,"eos":i,"unk":i} is read strictly (unknown or
+ * duplicate keys, wrong types, bad ids, duplicate words are errors naming the file) and written atomically
+ * (temp file, fflush + fsync, rename).
+ *
+ * Decode writes an out-of-range id as "<unk>": decoding serves reports, and a bad id there must not hide
+ * the rest of the text.
+ */
+#include "warm/tokenizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+struct warm_tokenizer {
+    int V;            /* vocabulary size */
+    char **words;     /* (V) owned copies */
+    int32_t *table;   /* (cap) word id or -1 */
+    uint32_t cap;     /* power of two >= 2V */
+    int32_t pad, eos, unk;
+};
+
+static const char *const tok_specials[3] = {"<pad>", "<eos>", "<unk>"};
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+static uint32_t fnv1a(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+/* Id of the n-byte word s (not necessarily NUL-terminated), or -1. */
+static int32_t lookup(const warm_tokenizer *t, const char *s, size_t n) {
+    for (uint32_t h = fnv1a(s, n) & (t->cap - 1);; h = (h + 1) & (t->cap - 1)) {
+        int32_t id = t->table[h];
+        if (id < 0) return -1;
+        if (strncmp(t->words[id], s, n) == 0 && t->words[id][n] == 0) return id;
+    }
+}
+
+void warm_tok_free(warm_tokenizer *t) {
+    if (!t) return;
+    for (int i = 0; i < t->V; i++) free(t->words[i]);
+    free(t->words);
+    free(t->table);
+    free(t);
+}
+
+static warm_status check_word(const char *w, int i, warm_error *err) {
+    if (!w || !w[0]) return warm_error_set(err, WARM_ERR_ARG, "word %d is empty", i);
+    for (const char *p = w; *p; p++)
+        if (is_space(*p)) return warm_error_set(err, WARM_ERR_ARG, "word %d (\"%.64s\") contains whitespace", i, w);
+    return WARM_OK;
+}
+
+/* Appends a copy of w as the next id; duplicates are an error. */
+static warm_status add_word(warm_tokenizer *t, const char *w, warm_error *err) {
+    warm_status s = check_word(w, t->V, err);
+    if (s != WARM_OK) return s;
+    size_t n = strlen(w);
+    uint32_t h = fnv1a(w, n) & (t->cap - 1);
+    for (; t->table[h] >= 0; h = (h + 1) & (t->cap - 1))
+        if (strcmp(t->words[t->table[h]], w) == 0)
+            return warm_error_set(err, WARM_ERR_ARG, "duplicate word \"%.64s\" (ids %d and %d)", w, t->table[h], t->V);
+    if (!(t->words[t->V] = strdup(w))) return warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
+    t->table[h] = t->V++;
+    return WARM_OK;
+}
+
+/* An empty tokenizer with room for max_words words. */
+static warm_status tok_alloc(warm_tokenizer **out, int max_words, warm_error *err) {
+    *out = NULL;
+    if (max_words < 0 || max_words > (1 << 24))
+        return warm_error_set(err, WARM_ERR_ARG, "vocabulary of %d words is out of range", max_words);
+    warm_tokenizer *t = calloc(1, sizeof *t);
+    uint32_t cap = 16;
+    while (cap < 2u * (uint32_t)max_words) cap *= 2;
+    if (t) {
+        t->cap = cap;
+        t->words = calloc((size_t)max_words + 1, sizeof *t->words);
+        t->table = malloc(cap * sizeof *t->table);
+    }
+    if (!t || !t->words || !t->table) {
+        warm_tok_free(t);
+        return warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
+    }
+    memset(t->table, 0xff, cap * sizeof *t->table); /* all -1 */
+    *out = t;
+    return WARM_OK;
+}
+
+static void set_special_ids(warm_tokenizer *t) {
+    t->pad = lookup(t, "<pad>", 5);
+    t->eos = lookup(t, "<eos>", 5);
+    t->unk = lookup(t, "<unk>", 5);
+}
+
+warm_status warm_tok_from_words(warm_tokenizer **out, const char *const *words, int n, warm_error *err) {
+    *out = NULL;
+    if (n < 0 || (n > 0 && !words)) return warm_error_set(err, WARM_ERR_ARG, "warm_tok_from_words: no words");
+    warm_tokenizer *t;
+    warm_status s = tok_alloc(&t, n + 3, err);
+    for (int k = 0; k < 3 && s == WARM_OK; k++) {
+        int present = 0;
+        for (int i = 0; i < n && !present; i++) present = words[i] && strcmp(words[i], tok_specials[k]) == 0;
+        if (!present) s = add_word(t, tok_specials[k], err);
+    }
+    for (int i = 0; i < n && s == WARM_OK; i++) s = add_word(t, words[i], err);
+    if (s != WARM_OK) {
+        warm_tok_free(t);
+        return s;
+    }
+    set_special_ids(t);
+    *out = t;
+    return WARM_OK;
+}
+
+int warm_tok_vocab_size(const warm_tokenizer *t) { return t->V; }
+int32_t warm_tok_pad(const warm_tokenizer *t) { return t->pad; }
+int32_t warm_tok_eos(const warm_tokenizer *t) { return t->eos; }
+int32_t warm_tok_unk(const warm_tokenizer *t) { return t->unk; }
+
+int32_t warm_tok_id(const warm_tokenizer *t, const char *word) { return word ? lookup(t, word, strlen(word)) : -1; }
+
+const char *warm_tok_word(const warm_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->V ? t->words[id] : NULL;
+}
+
+warm_status warm_tok_encode(const warm_tokenizer *t, const char *text, int allow_unk, int32_t *ids, int max, int *n,
+                            warm_error *err) {
+    int count = 0;
+    *n = 0;
+    for (const char *p = text ? text : ""; *p;) {
+        while (is_space(*p)) p++;
+        if (!*p) break;
+        const char *start = p;
+        while (*p && !is_space(*p)) p++;
+        int32_t id = lookup(t, start, (size_t)(p - start));
+        if (id < 0 && !allow_unk)
+            return warm_error_set(err, WARM_ERR_FORMAT, "unknown word \"%.*s\" (word %d)",
+                                  (int)(p - start > 64 ? 64 : p - start), start, count + 1);
+        if (count < max) ids[count] = id < 0 ? t->unk : id;
+        count++;
+    }
+    *n = count;
+    if (count > max)
+        return warm_error_set(err, WARM_ERR_ARG, "text has %d tokens, more than the limit of %d", count, max);
+    return WARM_OK;
+}
+
+char *warm_tok_decode(const warm_tokenizer *t, const int32_t *ids, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) {
+        const char *w = warm_tok_word(t, ids[i]);
+        len += strlen(w ? w : "<unk>") + 1;
+    }
+    char *out = malloc(len), *p = out;
+    if (!out) return NULL;
+    for (int i = 0; i < n; i++) {
+        const char *w = warm_tok_word(t, ids[i]);
+        if (!w) w = "<unk>";
+        if (i) *p++ = ' ';
+        size_t k = strlen(w);
+        memcpy(p, w, k);
+        p += k;
+    }
+    *p = 0;
+    return out;
+}
+
+/* ---- JSON file ------------------------------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *size, warm_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        warm_error_set(err, WARM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) warm_error_set(err, WARM_ERR_IO, "%s: cannot seek", path);
+    else if (!(buf = malloc((size_t)len + 1))) warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    else if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        warm_error_set(err, WARM_ERR_IO, "%s: short read", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[len] = 0;
+        *size = (size_t)len;
+    }
+    return buf;
+}
+
+/* Checks that obj has only the listed keys, each at most once. */
+static warm_status check_keys(const cJSON *obj, const char *const *keys, int nkeys, const char *path,
+                              warm_error *err) {
+    for (const cJSON *a = obj->child; a; a = a->next) {
+        int known = 0;
+        for (int k = 0; k < nkeys && !known; k++) known = strcmp(a->string, keys[k]) == 0;
+        if (!known) return warm_error_set(err, WARM_ERR_FORMAT, "%s: unknown key \"%.64s\"", path, a->string);
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return warm_error_set(err, WARM_ERR_FORMAT, "%s: duplicate key \"%.64s\"", path, a->string);
+    }
+    return WARM_OK;
+}
+
+/* vocab[id] must be the special's name. */
+static warm_status check_special(const cJSON *root, const char *key, const char *name, const warm_tokenizer *t,
+                                 const char *path, warm_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(d >= 0 && d < (double)t->V && d == (double)(int)d))
+        return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"%s\" must be an id in [0, %d)", path, key, t->V);
+    const char *w = t->words[(int)d];
+    if (strcmp(w, name) != 0)
+        return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"%s\" is id %d, which is \"%.64s\", not \"%s\"", path, key,
+                              (int)d, w, name);
+    return WARM_OK;
+}
+
+static warm_status vocab_from_json(warm_tokenizer *t, const cJSON *vocab, const char *path, warm_error *err) {
+    for (const cJSON *w = vocab->child; w; w = w->next) {
+        warm_status s = cJSON_IsString(w) ? add_word(t, w->valuestring, err)
+                                          : warm_error_set(err, WARM_ERR_FORMAT, "vocab entry %d is not a string", t->V);
+        if (s == WARM_OK) continue;
+        if (s != WARM_ERR_NOMEM && err) err->code = s = WARM_ERR_FORMAT; /* a bad word in a file is a format error */
+        warm_error_prefix(err, "%s", path);
+        return s;
+    }
+    return WARM_OK;
+}
+
+static warm_status tok_from_json(warm_tokenizer **out, const cJSON *root, const char *path, warm_error *err) {
+    static const char *const keys[] = {"kind", "vocab", "pad", "eos", "unk"};
+    if (!cJSON_IsObject(root)) return warm_error_set(err, WARM_ERR_FORMAT, "%s: not a JSON object", path);
+    warm_status s = check_keys(root, keys, 5, path, err);
+    if (s != WARM_OK) return s;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "word") != 0)
+        return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"kind\" must be \"word\"", path);
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(root, "vocab");
+    if (!cJSON_IsArray(vocab)) return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"vocab\" must be an array", path);
+    warm_tokenizer *t;
+    if ((s = tok_alloc(&t, cJSON_GetArraySize(vocab), err)) != WARM_OK) return warm_error_prefix(err, "%s", path);
+    if ((s = vocab_from_json(t, vocab, path, err)) == WARM_OK &&
+        (s = check_special(root, "pad", "<pad>", t, path, err)) == WARM_OK &&
+        (s = check_special(root, "eos", "<eos>", t, path, err)) == WARM_OK)
+        s = check_special(root, "unk", "<unk>", t, path, err);
+    if (s != WARM_OK) {
+        warm_tok_free(t);
+        return s;
+    }
+    set_special_ids(t);
+    *out = t;
+    return WARM_OK;
+}
+
+warm_status warm_tok_load(warm_tokenizer **out, const char *path, warm_error *err) {
+    *out = NULL;
+    size_t size = 0;
+    char *text = read_file(path, &size, err);
+    if (!text) return err ? err->code : WARM_ERR_IO;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
+    warm_status s;
+    if (!root) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        s = warm_error_set(err, WARM_ERR_FORMAT, "%s: invalid JSON near byte %zu", path, at);
+    } else {
+        s = tok_from_json(out, root, path, err);
+    }
+    cJSON_Delete(root);
+    free(text);
+    return s;
+}
+
+static cJSON *tok_to_json(const warm_tokenizer *t) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *vocab = cJSON_CreateStringArray((const char *const *)t->words, t->V);
+    if (!root || !vocab || !cJSON_AddStringToObject(root, "kind", "word") ||
+        !cJSON_AddItemToObject(root, "vocab", vocab)) {
+        cJSON_Delete(vocab); /* not attached to root yet */
+        cJSON_Delete(root);
+        return NULL;
+    }
+    if (!cJSON_AddNumberToObject(root, "pad", t->pad) || !cJSON_AddNumberToObject(root, "eos", t->eos) ||
+        !cJSON_AddNumberToObject(root, "unk", t->unk)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Writes n bytes to path through a temp file in the same directory: write, fflush, fsync, rename. */
+static warm_status write_atomic(const char *path, const char *data, size_t n, warm_error *err) {
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "wb") : NULL; /* mkstemp makes 0600 */
+    warm_status s = WARM_OK;
+    if (!f) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot create temp file: %s", path, strerror(errno));
+    else if (fwrite(data, 1, n, f) != n || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        s = warm_error_set(err, WARM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && s == WARM_OK)
+        s = warm_error_set(err, WARM_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (!f && fd >= 0) close(fd);
+    if (s == WARM_OK && rename(tmp, path) != 0)
+        s = warm_error_set(err, WARM_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (s != WARM_OK && fd >= 0) unlink(tmp);
+    free(tmp);
+    return s;
+}
+
+warm_status warm_tok_save(const warm_tokenizer *t, const char *path, warm_error *err) {
+    cJSON *root = tok_to_json(t);
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    line[n] = '\n';
+    line[n + 1] = 0;
+    warm_status s = write_atomic(path, line, n + 1, err);
+    free(line);
+    return s;
+}
