@@ -49,8 +49,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "warm/core.h"
+#include "warm/model.h"
 #include "warm/tokenizer.h"
 
 /* Weights of the gold reward (see above). All >= 0. */
@@ -173,5 +175,61 @@ warm_status warm_task_gold(const warm_task_world *w, const char *prompt, const c
  */
 warm_status warm_task_gold_jsonl(const warm_task_world *w, const char *in_path, const char *out_path, int *n_rows,
                                  warm_error *err);
+
+/* ====================================================================================================== */
+/* Oracle-labelled preferences and task statistics (src/task/prefs.c, src/task/stats.c)                   */
+
+/* A response generator: a policy checkpoint (already loaded) sampled at a temperature. */
+typedef struct {
+    const char *name;            /* recorded per response ("sft@1", "sft@1.5", "pretrain", ...) */
+    const warm_model *model;
+    float temperature;
+} warm_task_generator;
+
+typedef struct {
+    double tau;          /* BT labelling temperature: P(a > b) = sigma((g_a - g_b) / tau) [0.25] */
+    double corrupt;      /* fraction of TRAIN labels swapped on purpose, recorded per pair [0] */
+    int max_new;         /* most tokens per response [32] */
+    uint64_t seed;       /* sampling, labelling and corruption [1] */
+    int limit_train, limit_val, limit_ood; /* first K prompts of each split; 0 = all */
+    float top_p;         /* [1] */
+    int top_k;           /* [0] */
+} warm_task_prefs_config;
+
+void warm_task_prefs_config_default(warm_task_prefs_config *c);
+
+typedef struct {
+    int64_t n[3];            /* pairs written per split: train, val, ood */
+    int64_t n_corrupted;     /* train pairs with swapped labels */
+    int64_t n_gold_agree[3]; /* pairs whose (uncorrupted) label agrees with the gold order (gold ties excluded) */
+    int64_t n_gold_ties[3];
+    double seconds;
+} warm_task_prefs_summary;
+
+/*
+ * Samples responses and labels preference pairs, writing one JSONL file (atomically) with rows
+ *   {"id", "split", "prompt", "chosen", "rejected", "prompt_ids", "chosen_ids", "rejected_ids",
+ *    "corrupted", "gold_chosen", "gold_rejected", "label_flip_p", "chosen_source", "rejected_source"}
+ * Train and val pairs: two samples of `policy` for each prompt of prompts_train/prompts_val.jsonl (shared
+ * prompt prefix). OOD pairs: for each prompt of prompts_ood.jsonl, two responses from two different
+ * generators drawn from `ood` (n_ood >= 2), as the paper's D_ood mixes policies and temperatures.
+ * The label is drawn from P(first > second) = sigma((g_1 - g_2)/tau) (natural inconsistency); then, for
+ * train pairs only, a Bernoulli(corrupt) draw swaps chosen and rejected and sets "corrupted": true.
+ * The *_ids fields are exact (responses end with <eos> only if the policy emitted it) and take precedence
+ * over the text fields in the preference loader; the text is for people.
+ */
+warm_status warm_task_prefs(const warm_task_world *w, const char *task_dir, const warm_task_generator *policy,
+                            const warm_task_generator *ood, int n_ood, const warm_task_prefs_config *c,
+                            const char *out_path, FILE *progress, warm_task_prefs_summary *sum, warm_error *err);
+
+/*
+ * Statistics of a preferences file written by warm_task_prefs, with the references of the task's prompts:
+ * gold distribution by response source and of the references, label agreement with the gold order per
+ * split (clean / corrupted), how often the chosen response is the longer one (the spurious cue) and how often
+ * the gold-better one is, and the share of responses with repeated / hallucinated facts or no <eos>.
+ * Prints a report to out and, when json_path is non-NULL, writes the numbers as JSON (atomically).
+ */
+warm_status warm_task_stats(const warm_task_world *w, const char *task_dir, const char *prefs_path, FILE *out,
+                            const char *json_path, warm_error *err);
 
 #endif

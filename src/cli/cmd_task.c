@@ -5,10 +5,13 @@
  * subcommand sees its own name as argv[0] and parses options as a command named "task <sub>".
  *   generate  the world and its splits, from a seed
  *   gold      the gold reward over a JSONL file
+ *   prefs     oracle-labelled preference pairs (src/task/prefs.c)
+ *   stats     statistics of the task's data (src/task/stats.c)
  * Adding a subcommand (prefs, stats, ...): write `static int task_<sub>(int argc, char **argv)` and add one
  * row to task_subs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -138,12 +141,166 @@ static int task_gold(int argc, char **argv) {
     return st == WARM_OK ? CLI_EXIT_OK : cli_fail("task gold", &err);
 }
 
+/* ---- warm task prefs ---- */
+
+#define MAX_GENERATORS 8
+
+/* Parses "[NAME=]PATH[@TEMPERATURE]" into a generator spec (the model is loaded later). */
+static int parse_generator(const char *spec, char *name, size_t nn, char *path, size_t np, float *temp) {
+    const char *eq = strchr(spec, '='), *p = eq ? eq + 1 : spec, *at = strrchr(p, '@');
+    *temp = 1.0f;
+    if (at) {
+        char *end = NULL;
+        double t = strtod(at + 1, &end);
+        if (end == at + 1 || *end || !(t >= 0 && t <= 100)) return -1;
+        *temp = (float)t;
+    }
+    size_t plen = at ? (size_t)(at - p) : strlen(p);
+    if (plen == 0 || plen >= np) return -1;
+    memcpy(path, p, plen);
+    path[plen] = 0;
+    if (eq) snprintf(name, nn, "%.*s", (int)(eq - spec), spec);
+    else {
+        char own[256]; /* built apart from name: gcc cannot tell that name and path never overlap */
+        snprintf(own, sizeof own, "%s@%g", path, (double)*temp);
+        snprintf(name, nn, "%s", own);
+    }
+    return 0;
+}
+
+typedef struct {
+    char name[MAX_GENERATORS + 1][256], path[MAX_GENERATORS + 1][4096];
+    warm_model models[MAX_GENERATORS + 1];
+    warm_task_generator gen[MAX_GENERATORS + 1];
+    int n;
+} generators;
+
+static warm_status load_generator(generators *g, const char *spec, warm_error *err) {
+    int i = g->n;
+    if (i > MAX_GENERATORS) return warm_error_set(err, WARM_ERR_ARG, "at most %d OOD generators", MAX_GENERATORS);
+    if (parse_generator(spec, g->name[i], sizeof g->name[i], g->path[i], sizeof g->path[i], &g->gen[i].temperature))
+        return warm_error_set(err, WARM_ERR_ARG, "generator \"%s\": expected [NAME=]CHECKPOINT[@TEMPERATURE]", spec);
+    warm_status s = warm_model_load(&g->models[i], g->path[i], 1, err);
+    if (s) return s;
+    g->gen[i].name = g->name[i];
+    g->gen[i].model = &g->models[i];
+    g->n++;
+    return WARM_OK;
+}
+
+static int task_prefs(int argc, char **argv) {
+    const char *task = NULL, *policy = NULL, *out = NULL;
+    warm_opt_list ood = {0};
+    warm_task_prefs_config c;
+    warm_task_prefs_config_default(&c);
+    double temperature = 1.0;
+    int64_t seed = 1;
+    warm_opt opts[] = {
+        {.name = "task", .short_name = 't', .kind = WARM_OPT_STRING, .dest = &task, .metavar = "DIR", .required = 1,
+         .help = "task directory (prompts_{train,val,ood}.jsonl, task.json, tokenizer.json)"},
+        {.name = "policy", .kind = WARM_OPT_STRING, .dest = &policy, .metavar = "[NAME=]CKPT", .required = 1,
+         .help = "the SFT policy: two samples per train/val prompt"},
+        {.name = "temperature", .kind = WARM_OPT_DOUBLE, .dest = &temperature, .min = 0, .max = 100, .def = "1",
+         .help = "sampling temperature of the policy"},
+        {.name = "ood", .kind = WARM_OPT_STRING_LIST, .dest = &ood, .metavar = "GEN,GEN,...",
+         .help = "OOD generators [NAME=]CKPT[@TEMP] (>= 2): each OOD pair mixes two of them;\n"
+                 "default: the policy at temperatures 1.5 and 0.7"},
+        {.name = "tau", .kind = WARM_OPT_DOUBLE, .dest = &c.tau, .min = 1e-6, .max = 1e6, .def = "0.25",
+         .help = "BT labelling temperature: P(a > b) = sigma((gold_a - gold_b) / tau)"},
+        {.name = "corrupt", .kind = WARM_OPT_DOUBLE, .dest = &c.corrupt, .min = 0, .max = 1, .def = "0",
+         .help = "fraction of train labels swapped on purpose (recorded as \"corrupted\": true)"},
+        {.name = "max-new", .kind = WARM_OPT_INT, .dest = &c.max_new, .min = 1, .max = 65536, .def = "32",
+         .help = "most tokens per response"},
+        {.name = "limit-train", .kind = WARM_OPT_INT, .dest = &c.limit_train, .min = 0, .max = 1 << 30, .def = "0",
+         .help = "first K train prompts (0 = all)"},
+        {.name = "limit-val", .kind = WARM_OPT_INT, .dest = &c.limit_val, .min = 0, .max = 1 << 30, .def = "0",
+         .help = "first K val prompts (0 = all)"},
+        {.name = "limit-ood", .kind = WARM_OPT_INT, .dest = &c.limit_ood, .min = 0, .max = 1 << 30, .def = "0",
+         .help = "first K OOD prompts (0 = all)"},
+        {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 9e18, .def = "1",
+         .help = "seed of sampling, labels and corruption"},
+        {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "JSONL", .required = 1,
+         .help = "preference pairs of every split (TRL format + split, corrupted, gold_*, *_ids, sources)"},
+    };
+    warm_opts_cmd cmd = {.prog = "warm", .name = "task prefs",
+                         .desc = "Samples response pairs and labels them with the gold reward by Bradley-Terry\n"
+                                 "sampling; optionally corrupts a fraction of the training labels.",
+                         .opts = opts, .nopts = CLI_NOPTS(opts),
+                         .epilog = "example:\n  warm task prefs --task task --policy sft/final.safetensors \\\n"
+                                   "    --ood sft/final.safetensors@1.5,pre=pretrain/final.safetensors --corrupt 0.25 -o prefs.jsonl"};
+    warm_opts_result res;
+    int rc = cli_parse(&cmd, argc, argv, &res);
+    if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
+    c.seed = (uint64_t)seed;
+    warm_error err = {0};
+    warm_task_world *w = NULL;
+    generators *g = calloc(1, sizeof *g);
+    char polspec[4200];
+    snprintf(polspec, sizeof polspec, "%s@%g", policy, temperature);
+    warm_status st = g ? warm_task_load(&w, task, &err) : warm_error_set(&err, WARM_ERR_NOMEM, "out of memory");
+    if (!st) st = load_generator(g, strchr(policy, '@') ? policy : polspec, &err);
+    for (int i = 0; i < ood.n && !st; i++) st = load_generator(g, ood.str[i], &err);
+    if (!st && ood.n == 0) {
+        snprintf(polspec, sizeof polspec, "%s@1.5", policy);
+        st = load_generator(g, polspec, &err);
+        snprintf(polspec, sizeof polspec, "%s@0.7", policy);
+        if (!st) st = load_generator(g, polspec, &err);
+    }
+    warm_task_prefs_summary sum;
+    if (!st) st = warm_task_prefs(w, task, &g->gen[0], g->gen + 1, g->n - 1, &c, out, stderr, &sum, &err);
+    if (!st) {
+        static const char *names[3] = {"train", "val", "ood"};
+        printf("wrote %s in %.1f s:\n", out, sum.seconds);
+        for (int i = 0; i < 3; i++)
+            printf("  %-5s %6lld pairs, label agrees with the gold order on %.1f%% (%lld gold ties)\n", names[i],
+                   (long long)sum.n[i],
+                   100.0 * (double)sum.n_gold_agree[i] / (double)(sum.n[i] - sum.n_gold_ties[i] > 0 ? sum.n[i] - sum.n_gold_ties[i] : 1),
+                   (long long)sum.n_gold_ties[i]);
+        printf("  %lld train labels corrupted (%.1f%%)\n", (long long)sum.n_corrupted,
+               100.0 * (double)sum.n_corrupted / (double)(sum.n[0] ? sum.n[0] : 1));
+    }
+    for (int i = 0; g && i < g->n; i++) warm_model_free(&g->models[i]);
+    free(g);
+    warm_task_free(w);
+    warm_opts_free(&cmd, &res);
+    return st == WARM_OK ? CLI_EXIT_OK : cli_fail("task prefs", &err);
+}
+
+/* ---- warm task stats ---- */
+
+static int task_stats(int argc, char **argv) {
+    const char *task = NULL, *prefs = NULL, *json = NULL;
+    warm_opt opts[] = {
+        {.name = "task", .short_name = 't', .kind = WARM_OPT_STRING, .dest = &task, .metavar = "DIR", .required = 1,
+         .help = "task directory"},
+        {.name = "prefs", .kind = WARM_OPT_STRING, .dest = &prefs, .metavar = "JSONL", .required = 1,
+         .help = "pairs written by `warm task prefs`"},
+        {.name = "json", .kind = WARM_OPT_STRING, .dest = &json, .metavar = "PATH", .help = "also write the numbers as JSON"},
+    };
+    warm_opts_cmd cmd = {.prog = "warm", .name = "task stats",
+                         .desc = "Gold-reward distribution by response source and of the references, label\n"
+                                 "agreement with the gold order, the length cue, and failure shares.",
+                         .opts = opts, .nopts = CLI_NOPTS(opts)};
+    warm_opts_result res;
+    int rc = cli_parse(&cmd, argc, argv, &res);
+    if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
+    warm_error err = {0};
+    warm_task_world *w = NULL;
+    warm_status st = warm_task_load(&w, task, &err);
+    if (!st) st = warm_task_stats(w, task, prefs, stdout, json, &err);
+    warm_task_free(w);
+    warm_opts_free(&cmd, &res);
+    return st == WARM_OK ? CLI_EXIT_OK : cli_fail("task stats", &err);
+}
+
 /* ---- dispatch ---- */
 
 static const warm_cli_command task_subs[] = {
     {"generate", "generate the world and its splits from a seed", task_generate},
     {"gold", "score responses in a JSONL file with the gold reward", task_gold},
-    /* ---- add task subcommands here (prefs, stats) ---- */
+    {"prefs", "sample response pairs and label them with the gold reward (BT noise, corruption)", task_prefs},
+    {"stats", "statistics of the task's data: gold by source, label agreement, length cue", task_stats},
+    /* ---- add task subcommands here ---- */
 };
 #define TASK_NSUBS ((int)(sizeof task_subs / sizeof task_subs[0]))
 

@@ -1,0 +1,203 @@
+/*
+ * prefs.c — oracle-labelled preference pairs for the embedded task (warm_task_prefs, include/warm/task.h).
+ *
+ * For each prompt of a split: two responses (train/val: two samples of the SFT policy sharing the prompt's
+ * KV prefix; OOD: one sample from each of two different generators), their exact gold rewards, a
+ * Bradley-Terry label draw P(first wins) = sigma((g1 - g2)/tau), and for train pairs a recorded label swap
+ * with probability `corrupt`. Every random draw of prompt i of split s comes from its own stream
+ * warm_hash64(seed, s * 2^32 + i), so a split's rows do not depend on the sizes of the others.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warm/data.h"
+#include "warm/progress.h"
+#include "warm/task.h"
+
+void warm_task_prefs_config_default(warm_task_prefs_config *c) {
+    memset(c, 0, sizeof *c);
+    c->tau = 0.25;
+    c->max_new = 32;
+    c->seed = 1;
+    c->top_p = 1.0f;
+}
+
+enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_OOD = 2 };
+static const char *const split_names[3] = {"train", "val", "ood"};
+static const char *const split_files[3] = {"prompts_train.jsonl", "prompts_val.jsonl", "prompts_ood.jsonl"};
+
+typedef struct {
+    const warm_task_world *w;
+    const warm_task_prefs_config *c;
+    int32_t *prompt;          /* (ctx) */
+    int32_t *out;             /* (2, max_new) */
+    int *lens;                /* (2) */
+    int ctx;
+} pair_ctx;
+
+/* One response of generator g for the prompt; ids into dst (max_new), length returned via *len. */
+static warm_status sample_one(pair_ctx *p, const warm_task_generator *g, int plen, warm_rng *rng, int32_t *dst,
+                              int *len, warm_error *err) {
+    warm_sampler smp = {g->temperature, p->c->top_k, p->c->top_p};
+    const warm_tokenizer *tok = warm_task_tokenizer(p->w);
+    return warm_generate(g->model, p->prompt, plen, 1, p->c->max_new, &smp, warm_tok_eos(tok), rng, dst, NULL, len,
+                         err);
+}
+
+static cJSON *ids_json(const int32_t *ids, int n) { return cJSON_CreateIntArray(ids, n); }
+
+/* Response text without a trailing <eos> (the ids keep it). */
+static char *resp_text(const warm_tokenizer *tok, const int32_t *ids, int n) {
+    int k = n > 0 && ids[n - 1] == warm_tok_eos(tok) ? n - 1 : n;
+    return warm_tok_decode(tok, ids, k);
+}
+
+static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+
+/* Labels the pair (index 0/1 of p->out), builds the JSON row and writes it. */
+static warm_status emit_pair(pair_ctx *p, warm_jsonl_writer *wr, int split, const char *id, const char *prompt_text,
+                             int plen, const char *src[2], warm_rng *rng, warm_task_prefs_summary *sum,
+                             warm_error *err) {
+    const warm_tokenizer *tok = warm_task_tokenizer(p->w);
+    int mn = p->c->max_new;
+    double g[2];
+    for (int k = 0; k < 2; k++) g[k] = warm_task_gold_ids(p->w, p->prompt, plen, p->out + k * mn, p->lens[k], NULL);
+    double pfirst = sigmoid((g[0] - g[1]) / p->c->tau);
+    int first_wins = (double)warm_rng_uniform(rng) < pfirst;
+    int corrupted = split == SPLIT_TRAIN && p->c->corrupt > 0 && (double)warm_rng_uniform(rng) < p->c->corrupt;
+    int ch = first_wins ^ corrupted ? 0 : 1, rj = 1 - ch;
+    if (g[0] == g[1]) sum->n_gold_ties[split]++;
+    else if ((g[0] > g[1]) == first_wins) sum->n_gold_agree[split]++;
+    sum->n[split]++;
+    sum->n_corrupted += corrupted;
+    char *tc = resp_text(tok, p->out + ch * mn, p->lens[ch]), *tr = resp_text(tok, p->out + rj * mn, p->lens[rj]);
+    cJSON *row = cJSON_CreateObject();
+    warm_status s = WARM_OK;
+    if (!tc || !tr || !row) {
+        s = warm_error_set(err, WARM_ERR_NOMEM, "prefs: out of memory");
+    } else {
+        if (id) cJSON_AddStringToObject(row, "id", id);
+        cJSON_AddStringToObject(row, "split", split_names[split]);
+        cJSON_AddStringToObject(row, "prompt", prompt_text);
+        cJSON_AddStringToObject(row, "chosen", tc);
+        cJSON_AddStringToObject(row, "rejected", tr);
+        cJSON_AddItemToObject(row, "prompt_ids", ids_json(p->prompt, plen));
+        cJSON_AddItemToObject(row, "chosen_ids", ids_json(p->out + ch * mn, p->lens[ch]));
+        cJSON_AddItemToObject(row, "rejected_ids", ids_json(p->out + rj * mn, p->lens[rj]));
+        cJSON_AddBoolToObject(row, "corrupted", corrupted);
+        cJSON_AddNumberToObject(row, "gold_chosen", g[ch]);
+        cJSON_AddNumberToObject(row, "gold_rejected", g[rj]);
+        cJSON_AddNumberToObject(row, "label_p", ch == 0 ? pfirst : 1.0 - pfirst);
+        cJSON_AddStringToObject(row, "chosen_source", src[ch]);
+        cJSON_AddStringToObject(row, "rejected_source", src[rj]);
+        s = warm_jsonl_write(wr, row, err);
+    }
+    cJSON_Delete(row);
+    free(tc);
+    free(tr);
+    return s;
+}
+
+static int same_response(const pair_ctx *p) {
+    int mn = p->c->max_new;
+    return p->lens[0] == p->lens[1] && memcmp(p->out, p->out + mn, (size_t)p->lens[0] * sizeof(int32_t)) == 0;
+}
+
+/* The two responses of one prompt: train/val = two policy samples (one shared prefix), OOD = two generators. */
+static warm_status make_pair(pair_ctx *p, int split, int plen, const warm_task_generator *policy,
+                             const warm_task_generator *ood, int n_ood, warm_rng *rng, const char *src[2],
+                             warm_error *err) {
+    int mn = p->c->max_new;
+    /* Identical responses teach nothing: redraw up to 3 times (then keep them). */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        warm_status s;
+        if (split != SPLIT_OOD) {
+            warm_sampler smp = {policy->temperature, p->c->top_k, p->c->top_p};
+            s = warm_generate(policy->model, p->prompt, plen, 2, mn, &smp, warm_tok_eos(warm_task_tokenizer(p->w)),
+                              rng, p->out, NULL, p->lens, err);
+            src[0] = src[1] = policy->name;
+        } else {
+            int a = (int)warm_rng_below(rng, (uint32_t)n_ood);
+            int b = (a + 1 + (int)warm_rng_below(rng, (uint32_t)(n_ood - 1))) % n_ood;
+            s = sample_one(p, &ood[a], plen, rng, p->out, &p->lens[0], err);
+            if (!s) s = sample_one(p, &ood[b], plen, rng, p->out + mn, &p->lens[1], err);
+            src[0] = ood[a].name;
+            src[1] = ood[b].name;
+        }
+        if (s || !same_response(p)) return s;
+    }
+    return WARM_OK;
+}
+
+static warm_status run_split(pair_ctx *p, int split, const char *task_dir, const warm_task_generator *policy,
+                             const warm_task_generator *ood, int n_ood, warm_jsonl_writer *wr, FILE *progress,
+                             warm_task_prefs_summary *sum, warm_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", task_dir, split_files[split]);
+    int limit = split == SPLIT_TRAIN ? p->c->limit_train : split == SPLIT_VAL ? p->c->limit_val : p->c->limit_ood;
+    warm_jsonl_reader *r = NULL;
+    warm_status s = warm_jsonl_open(&r, path, err);
+    warm_progress prog;
+    warm_progress_init(&prog, progress, split_names[split], limit);
+    int64_t i = 0;
+    while (!s && (limit <= 0 || i < limit)) {
+        const cJSON *obj;
+        s = warm_jsonl_next(r, &obj, err);
+        if (s || !obj) break;
+        const char *text = NULL, *id = NULL;
+        s = warm_jsonl_get_str(r, obj, "prompt", 1, &text, NULL, err);
+        if (!s) s = warm_jsonl_get_str(r, obj, "id", 0, &id, NULL, err);
+        int plen = 0;
+        if (!s) s = warm_tok_encode(warm_task_tokenizer(p->w), text, 0, p->prompt, p->ctx, &plen, err);
+        if (!s && plen + p->c->max_new > p->ctx)
+            s = warm_jsonl_fail(r, err, WARM_ERR_ARG, "prompt of %d tokens + %d new tokens exceeds the context %d",
+                                plen, p->c->max_new, p->ctx);
+        warm_rng rng;
+        warm_rng_seed(&rng, warm_hash64(p->c->seed, ((uint64_t)split << 32) + (uint64_t)i));
+        const char *src[2];
+        if (!s) s = make_pair(p, split, plen, policy, ood, n_ood, &rng, src, err);
+        if (!s) s = emit_pair(p, wr, split, id, text, plen, src, &rng, sum, err);
+        i++;
+        warm_progress_update(&prog, i);
+    }
+    if (!s) warm_progress_finish(&prog);
+    else warm_progress_clear(&prog);
+    warm_jsonl_close(r);
+    return s;
+}
+
+warm_status warm_task_prefs(const warm_task_world *w, const char *task_dir, const warm_task_generator *policy,
+                            const warm_task_generator *ood, int n_ood, const warm_task_prefs_config *c,
+                            const char *out_path, FILE *progress, warm_task_prefs_summary *sum, warm_error *err) {
+    memset(sum, 0, sizeof *sum);
+    if (!(c->tau > 0) || !(c->corrupt >= 0 && c->corrupt <= 1) || c->max_new < 1)
+        return warm_error_set(err, WARM_ERR_ARG, "prefs: need tau > 0, corrupt in [0, 1], max_new >= 1");
+    if (n_ood < 2) return warm_error_set(err, WARM_ERR_ARG, "prefs: the OOD set needs at least 2 generators");
+    int V = warm_tok_vocab_size(warm_task_tokenizer(w));
+    int ctx = policy->model->cfg.n_positions;
+    for (int k = -1; k < n_ood; k++) {
+        const warm_model *m = k < 0 ? policy->model : ood[k].model;
+        const char *name = k < 0 ? policy->name : ood[k].name;
+        if (m->cfg.vocab_size != V)
+            return warm_error_set(err, WARM_ERR_MISMATCH, "prefs: generator %s has vocabulary %d, the task %d", name,
+                                  m->cfg.vocab_size, V);
+        if (m->cfg.n_positions < ctx) ctx = m->cfg.n_positions;
+    }
+    pair_ctx p = {w, c, malloc((size_t)ctx * sizeof(int32_t)), malloc((size_t)2 * c->max_new * sizeof(int32_t)),
+                  malloc(2 * sizeof(int)), ctx};
+    warm_jsonl_writer *wr = NULL;
+    warm_status s = p.prompt && p.out && p.lens ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "prefs: out of memory");
+    if (!s) s = warm_jsonl_writer_open(&wr, out_path, err);
+    double t0 = warm_time_now();
+    for (int split = 0; split < 3 && !s; split++)
+        s = run_split(&p, split, task_dir, policy, ood, n_ood, wr, progress, sum, err);
+    if (!s) s = warm_jsonl_writer_commit(wr, err);
+    else warm_jsonl_writer_abort(wr);
+    sum->seconds = warm_time_now() - t0;
+    free(p.prompt);
+    free(p.out);
+    free(p.lens);
+    return s;
+}
