@@ -17,14 +17,14 @@
  * block sums added left to right.
  */
 #include "warm/kernels.h"
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "warm/core.h"
-#if defined(__x86_64__) || defined(__i386__)
-#define WARM_ADAMW_X86 1
+#ifdef WARM_KERNELS_X86
 #include <immintrin.h>
 #endif
 
@@ -57,7 +57,7 @@ static void adamw_range_base(float *p, const float *g, float *m, float *v, size_
 
 typedef void (*adamw_fn)(float *p, const float *g, float *m, float *v, size_t n, const adamw_k *k);
 
-#ifdef WARM_ADAMW_X86
+#ifdef WARM_KERNELS_X86
 /*
  * AVX-512: 16 elements per step with GCC vector arithmetic (lane-wise IEEE, no FMA contraction under
  * -std=c11) and the vsqrtps instruction, which is correctly rounded like sqrtf, so both paths give the same
@@ -81,15 +81,6 @@ __attribute__((target("avx512f"))) static void adamw_range_avx512(float *p, cons
 }
 #endif
 
-/* Whether to run the AVX-512 path: the CPU has AVX-512F and WARM_KERNEL_ISA (testing hook) is not "portable". */
-static int pick_avx512(void) {
-#ifdef WARM_ADAMW_X86
-    const char *cap = getenv("WARM_KERNEL_ISA");
-    return (cap == NULL || strcmp(cap, "portable") != 0) && __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
 
 void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                        float eps, float wd, float bc1, float bc2, float grad_scale) {
@@ -97,8 +88,8 @@ void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, f
                (double)bc2);
     const adamw_k k = {1.0f - lr * wd, 1.0f - b1, b2, 1.0f - b2, lr / bc1, sqrtf(bc2), eps, grad_scale};
     adamw_fn fn = adamw_range_base;
-#ifdef WARM_ADAMW_X86
-    if (pick_avx512()) fn = adamw_range_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(0)) fn = adamw_range_avx512;
 #endif
     size_t nchunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
 #ifdef _OPENMP

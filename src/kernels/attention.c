@@ -36,6 +36,7 @@
  * dropout p = 0.1 adds ~1 ms to each.
  */
 #include "warm/kernels.h"
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -51,7 +52,6 @@
  * Every helper is forced inline into the per-head workers, which are compiled twice (see "ISA" above). A
  * helper left out of line would be compiled for the baseline only, where a 16-float vector lives in memory.
  */
-#define WARM_INLINE inline __attribute__((always_inline))
 
 /* Vector width in floats and the key-block height of the packed layout. */
 #define VW 16
@@ -73,34 +73,6 @@ static WARM_INLINE v16f v16_load(const float *p) {
 
 static WARM_INLINE void v16_store(float *p, const v16f *v) { memcpy(p, v, sizeof *v); }
 
-/* exp(x), float, branch-free; identical to the copy in gelu.c, where the method and constants are explained. */
-static WARM_INLINE float warm_vexpf(float x) {
-    const float shifter = 12582912.0f; /* 1.5 * 2^23 */
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    uint32_t mag = xb & 0x7FFFFFFFu;
-    mag = (mag > 0x42AE0000u && mag <= 0x7F800000u) ? 0x42AE0000u : mag; /* |x| <= 87, NaN kept */
-    xb = (xb & 0x80000000u) | mag;
-    memcpy(&x, &xb, sizeof x);
-    float t = x * 1.44269504088896341f + shifter;
-    float n = t - shifter;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440054690583e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t tb;
-    memcpy(&tb, &t, sizeof tb);
-    uint32_t eb = (uint32_t)(tb - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &eb, sizeof scale);
-    return p * scale;
-}
 
 /* Sizes shared by the per-head workers. */
 typedef struct {
@@ -405,8 +377,7 @@ static void head_backward_base(float *dqkv, const float *dout, const float *qkv,
     head_backward_body(dqkv, dout, qkv, att, b, h, d, ws);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define WARM_ATT_X86 1
+#ifdef WARM_KERNELS_X86
 __attribute__((target("avx512f,avx512dq"))) static void head_forward_avx512(float *out, float *att,
                                                                             const float *qkv, int b, int h,
                                                                             const att_dims *d, float *ws) {
@@ -421,17 +392,6 @@ __attribute__((target("avx512f,avx512dq"))) static void head_backward_avx512(flo
 }
 #endif
 
-/* Whether to run the AVX-512 workers: the CPU has AVX-512F and DQ, and WARM_KERNEL_ISA (testing hook) is not
- * "portable". */
-static int pick_avx512(void) {
-#ifdef WARM_ATT_X86
-    const char *cap = getenv("WARM_KERNEL_ISA");
-    return (cap == NULL || strcmp(cap, "portable") != 0) && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
-}
 
 void warm_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, float p,
                             uint64_t drop_key) {
@@ -440,8 +400,8 @@ void warm_attention_forward(float *out, float *att, const float *qkv, int B, int
     size_t per = fwd_ws_floats(&d);
     float *ws = alloc_or_die(per * (size_t)warm_num_threads());
     head_fwd_fn head = head_forward_base;
-#ifdef WARM_ATT_X86
-    if (pick_avx512()) head = head_forward_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) head = head_forward_avx512;
 #endif
 #ifdef _OPENMP
 #pragma omp parallel
@@ -468,8 +428,8 @@ void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, c
     int own = scratch == NULL || per * nthr > have;
     float *ws = own ? alloc_or_die(per * nthr) : scratch;
     head_bwd_fn head = head_backward_base;
-#ifdef WARM_ATT_X86
-    if (pick_avx512()) head = head_backward_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) head = head_backward_avx512;
 #endif
 #ifdef _OPENMP
 #pragma omp parallel

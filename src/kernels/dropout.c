@@ -12,6 +12,7 @@
  * is compiled for the baseline and for AVX-512F+DQ and picked at run time, as in gelu.c.
  */
 #include "warm/kernels.h"
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 
 #include "warm/core.h"
 
-#define WARM_INLINE inline __attribute__((always_inline))
 
 /* Elements per parallel work item. */
 #define DROPOUT_CHUNK 16384
@@ -38,24 +38,13 @@ static void dropout_base(float *x, size_t n, uint64_t i0, uint64_t key, uint64_t
     dropout_body(x, n, i0, key, keep_min, scale);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define WARM_DROPOUT_X86 1
+#ifdef WARM_KERNELS_X86
 __attribute__((target("avx512f,avx512dq"))) static void dropout_avx512(float *x, size_t n, uint64_t i0, uint64_t key,
                                                                        uint64_t keep_min, float scale) {
     dropout_body(x, n, i0, key, keep_min, scale);
 }
 #endif
 
-/* Whether to run the AVX-512 copy: the CPU has AVX-512F/DQ and WARM_KERNEL_ISA (testing hook) is not "portable". */
-static int pick_avx512(void) {
-#ifdef WARM_DROPOUT_X86
-    const char *cap = getenv("WARM_KERNEL_ISA");
-    return (cap == NULL || strcmp(cap, "portable") != 0) && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
-}
 
 /* x (n) <- x * mask(key, p) / (1 - p). Forward and backward apply the same map. */
 static void dropout_apply(float *x, size_t n, float p, uint64_t key) {
@@ -65,8 +54,8 @@ static void dropout_apply(float *x, size_t n, float p, uint64_t key) {
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     const uint64_t keep_min = (uint64_t)ceilf(p * 16777216.0f); /* 2^24: the hash's top 24 bits are compared */
     dropout_fn fn = dropout_base;
-#ifdef WARM_DROPOUT_X86
-    if (pick_avx512()) fn = dropout_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) fn = dropout_avx512;
 #endif
     size_t nchunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
 #ifdef _OPENMP

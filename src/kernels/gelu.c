@@ -14,6 +14,7 @@
  * fixed chunks.
  */
 #include "warm/kernels.h"
+#include "kernels/simd.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,52 +32,10 @@
  * Measured, 1024 x 3072 elements (one GPT-2 MLP at B*T = 1024), one thread of the Xeon: forward 2.1 ms,
  * backward 3.0 ms with AVX-512; 6.3 ms and 11.5 ms on the baseline path.
  */
-#define WARM_INLINE inline __attribute__((always_inline))
 
 /* Elements per parallel work item: 64 KB of floats, enough to amortise the hand-off. */
 #define GELU_CHUNK 16384
 
-/*
- * exp(x) for float, branch-free so that loops calling it vectorise. Kept identical to the copy in
- * attention.c (one static copy per file: kernels.h exports no helpers).
- *   n = round(x / ln2), r = x - n ln2 (Cody-Waite: ln2 split into a high part with few mantissa bits, so n*hi
- *   is exact, and a low correction), exp(r) by its Taylor series to r^7 (|r| <= ln2/2: the r^8/8! term is
- *   < 6e-9 relative, below half an ulp), times 2^n built in the exponent bits. Error about 1-2 ulp.
- * |x| is clamped to 87 so that 2^n stays a normal float: exp(-87) = 1.6e-38 stands in for smaller results
- * and exp(87) = 6.1e37 for larger ones. The clamp works on the bit pattern: a float compare-and-select is
- * not vectorised by gcc under the default -ftrapping-math, and fminf/fmaxf would turn NaN into a number.
- * Integer compares leave NaN (magnitude bits above those of infinity) as NaN.
- */
-static WARM_INLINE float warm_vexpf(float x) {
-    /* 1.5 * 2^23: adding it rounds x/ln2 to an integer held in the low mantissa bits. */
-    const float shifter = 12582912.0f;
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    uint32_t mag = xb & 0x7FFFFFFFu;
-    /* 0x42AE0000 = 87.0f, 0x7F800000 = infinity: finite |x| > 87 and +-inf become +-87. */
-    mag = (mag > 0x42AE0000u && mag <= 0x7F800000u) ? 0x42AE0000u : mag;
-    xb = (xb & 0x80000000u) | mag;
-    memcpy(&x, &xb, sizeof x);
-    float t = x * 1.44269504088896341f + shifter;
-    float n = t - shifter;
-    float r = x - n * 0.693359375f;       /* ln2 high part: 355/512, n * 355/512 is exact for |n| < 2^15 */
-    r = r - n * -2.12194440054690583e-4f; /* ln2 low part: ln2 - 355/512 */
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t tb;
-    memcpy(&tb, &t, sizeof tb);
-    /* The low mantissa bits of t hold n in two's complement; 0x4B400000 is the bit pattern of the shifter. */
-    uint32_t eb = (uint32_t)(tb - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &eb, sizeof scale);
-    return p * scale;
-}
 
 /* out (n) = gelu(inp (n)); out may alias inp. */
 static WARM_INLINE void gelu_forward_body(float *out, const float *inp, size_t n) {
@@ -107,8 +66,7 @@ static void gelu_backward_base(float *dinp, const float *inp, const float *dout,
     gelu_backward_body(dinp, inp, dout, n);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define WARM_GELU_X86 1
+#ifdef WARM_KERNELS_X86
 __attribute__((target("avx512f"))) static void gelu_forward_avx512(float *out, const float *inp, size_t n) {
     gelu_forward_body(out, inp, n);
 }
@@ -118,21 +76,12 @@ __attribute__((target("avx512f"))) static void gelu_backward_avx512(float *dinp,
 }
 #endif
 
-/* Whether to run the AVX-512 copies: the CPU has AVX-512F and WARM_KERNEL_ISA (testing hook) is not "portable". */
-static int pick_avx512(void) {
-#ifdef WARM_GELU_X86
-    const char *cap = getenv("WARM_KERNEL_ISA");
-    return (cap == NULL || strcmp(cap, "portable") != 0) && __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
 
 /* out (n) = gelu(inp (n)); out may alias inp. */
 void warm_gelu_forward(float *out, const float *inp, size_t n) {
     gelu_fwd_fn fn = gelu_forward_base;
-#ifdef WARM_GELU_X86
-    if (pick_avx512()) fn = gelu_forward_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(0)) fn = gelu_forward_avx512;
 #endif
     size_t nchunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
 #ifdef _OPENMP
@@ -147,8 +96,8 @@ void warm_gelu_forward(float *out, const float *inp, size_t n) {
 /* dinp (n) += gelu'(inp) * dout (n). */
 void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     gelu_bwd_fn fn = gelu_backward_base;
-#ifdef WARM_GELU_X86
-    if (pick_avx512()) fn = gelu_backward_avx512;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(0)) fn = gelu_backward_avx512;
 #endif
     size_t nchunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
 #ifdef _OPENMP

@@ -44,11 +44,11 @@
  * beta = 0 never reads C (NaN in C is ignored); alpha = 0 or K = 0 only scales C by beta and reads neither
  * A nor B (BLAS semantics).
  *
- * Buffers: one ap + bp pair per thread (<= 2 MB each) is allocated per call with aligned_alloc. glibc
- * serves repeat allocations of that size from its heap without fresh page faults; bench_matmul measures
- * the cost (tens of microseconds against milliseconds of work). There is no static scratch, so calls may
- * run concurrently from different threads. If allocation fails the call falls back to the small path
- * (slow, still correct).
+ * Buffers: one ap + bp pair per thread (<= 2 MB each) is allocated per call with malloc. glibc serves
+ * repeat allocations of that size from its heap without fresh page faults (not so aligned_alloc, see
+ * gemm_packed); bench_matmul measures the cost (microseconds against milliseconds of work). There is no
+ * static scratch, so calls may run concurrently from different threads. If allocation fails the call falls
+ * back to the small path (slow, still correct).
  *
  * Testing hook: WARM_SGEMM_ISA=portable|avx2 in the environment caps the micro-kernel variant (it can only
  * lower it), so tests exercise every variant on an AVX-512 machine.
@@ -328,11 +328,11 @@ typedef struct gemm_call {
 } gemm_call;
 
 #ifdef WARM_X86
-/* C = alpha*s + beta*C (+ bias when beta == 0) for one element: the write-back rule of the tiles. */
-static inline float store_rule(float s, float c, float alpha, float beta, const float *bias) {
-    if (beta == 0.0f) return alpha * s + (bias ? *bias : 0.0f);
-    if (beta == 1.0f) return c + alpha * s;
-    return beta * c + alpha * s;
+/* *c = alpha*s + beta*(*c) (+ bias when beta == 0, and then *c is not read): the tiles' write-back rule. */
+static inline void store_rule(float s, float *c, float alpha, float beta, const float *bias) {
+    if (beta == 0.0f) *c = alpha * s + (bias ? *bias : 0.0f);
+    else if (beta == 1.0f) *c = *c + alpha * s;
+    else *c = beta * *c + alpha * s;
 }
 
 /*
@@ -364,7 +364,7 @@ dot_block_avx512(const int R, const int J, const gemm_call *g, int i0, int j0) {
         float *cr = g->C + (size_t)(i0 + r) * g->ldc + j0;
 #pragma GCC unroll 4
         for (int j = 0; j < J; j++)
-            cr[j] = store_rule(_mm512_reduce_add_ps(acc[r][j]), cr[j], g->alpha, g->beta, g->bias ? g->bias + j0 + j : NULL);
+            store_rule(_mm512_reduce_add_ps(acc[r][j]), cr + j, g->alpha, g->beta, g->bias ? g->bias + j0 + j : NULL);
     }
 }
 
@@ -646,8 +646,11 @@ static int gemm_packed(gemm_call *g, int max_threads) {
     size_t a_panels = p.a_resident ? (size_t)ceil_div(g->M, MR) : MB;
     size_t a_floats = (a_panels * MR * p.kc + 15) & ~(size_t)15;
     size_t per_thread = a_floats + (((size_t)p.nc * p.kc + 15) & ~(size_t)15);
-    float *buf = aligned_alloc(64, per_thread * (size_t)p.threads * sizeof(float));
-    if (!buf) return 0;
+    /* malloc, aligned by hand: glibc's aligned_alloc of a few MB keeps splitting and trimming its chunk and
+     * page-faults afresh on most calls (~1.4 ms for 4 MB), while plain malloc reuses the same heap memory. */
+    void *raw = malloc(per_thread * (size_t)p.threads * sizeof(float) + 64);
+    if (!raw) return 0;
+    float *buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     WARM_OMP(omp parallel num_threads(p.threads))
     {
         int t = 0, nt = 1;
@@ -658,7 +661,7 @@ static int gemm_packed(gemm_call *g, int max_threads) {
         float *ap = buf + (size_t)t * per_thread;
         gemm_thread(g, &p, ap, ap + a_floats, t, nt);
     }
-    free(buf);
+    free(raw);
     return 1;
 }
 
