@@ -114,8 +114,8 @@ static int run_product(const product *p, int quick, warm_rng *rng) {
 
 /*
  * Per-call cost of the packing buffers at their largest (2 threads x (1.25 MB resident A + 720 KB B block)):
- * allocate, write every page, free, as one sgemm call does. The first call pays the page faults; later
- * ones reuse glibc's heap.
+ * malloc, write every page, free, as one sgemm call does. The first call pays the page faults; later ones
+ * reuse glibc's heap.
  */
 static void time_alloc(void) {
     size_t bytes = 2 * (1280 * 1024 + 384 * 480 * 4);
@@ -124,7 +124,7 @@ static void time_alloc(void) {
     for (int r = 0; r <= reps; r++) {
         if (r == 1) t0 = warm_time_now();
         double t = warm_time_now();
-        char *p = aligned_alloc(64, bytes);
+        char *p = malloc(bytes + 64);
         if (!p) exit(1);
         for (size_t o = 0; o < bytes; o += 4096) p[o] = (char)o;
         free(p);
@@ -148,9 +148,11 @@ int main(int argc, char **argv) {
         product ps[3] = {{"fwd", 0, 0, N, OC, C}, {"dinp", 0, 1, N, C, OC}, {"dweight", 1, 0, C, OC, N}};
         for (int i = 0; i < 3; i++) ok &= run_product(&ps[i], quick, &rng);
     }
-    /* LM head (tied wte, transB) at V = 8192 and GPT-2's 50257, larger N and K, and decode rows. */
+    /* LM head (tied wte, transB) at V = 8192 and GPT-2's 50257 with its two backward products (dx = dlogits
+     * wte, dwte = dlogits^T x), larger N and K, and decode rows. */
     static const product extra[] = {
         {"lmhead", 0, 1, 256, 8192, 768},  {"lmhead", 0, 1, 1024, 8192, 256}, {"lmhead", 0, 1, 256, 50257, 768},
+        {"lmh-dx", 0, 0, 256, 768, 50257}, {"lmh-dw", 1, 0, 50257, 768, 256},
         {"fwd", 0, 0, 4096, 256, 768},     {"dweight", 1, 0, 768, 3072, 4096}, {"decode", 0, 0, 1, 3072, 768},
         {"decode", 0, 0, 8, 3072, 768},    {"decode", 0, 0, 64, 3072, 768},   {"decode", 0, 1, 1, 8192, 768},
         {"decode", 0, 1, 8, 8192, 768},    {"decode", 0, 1, 64, 8192, 768},   {"decode", 0, 1, 1, 50257, 768},

@@ -4,15 +4,16 @@
  * Oracle: warm_sgemm_naive accumulates every element in double (k ascending) and applies alpha and beta in
  * double, so it is exact to a few ulps of the result; the loops for the linear layers below do the same.
  *
- * Tolerance (justified, not tuned): the fast path sums K products in float with FMAs, in blocks of at most
- * 384, then adds the blocks and the beta term: at most K + 3 roundings on any element's path. The standard
+ * Tolerance (justified, not tuned): the fast paths sum K products in float with FMAs, in blocks of at most
+ * 384 (packed path), in one chain (few-row path) or in 16 lane sums and a 4-level tree (few-row dot path),
+ * then add the blocks and the beta term: at most K + 3 roundings on any element's path. The standard
  * bound for recursive summation gives
  *     |c - c_exact| <= (K + 4) * 2^-24 * (|alpha| * sum_k |a_ik b_kj| + |beta| * |c_old|)
  * (one extra unit for the final rounding, first order in 2^-24). Each element is checked against its own
  * bound, computed in double. A wrong index or a missed block gives errors of order sum|ab|, far above it.
  *
  * Besides values, the tests check: C's padding columns (ldc > N) are never written; beta = 0 ignores NaN in
- * C; alpha = 0 and K = 0 only scale C; results are bit-identical with 1 and 2 OpenMP threads; every
+ * C; alpha = 0 and K = 0 only scale C; results are bit-identical with 1, 2 and 3 OpenMP threads; every
  * micro-kernel variant (WARM_SGEMM_ISA=portable|avx2 caps the AVX-512 default) passes the same checks.
  */
 #include <setjmp.h>
@@ -84,7 +85,8 @@ static void check_case(const gemm_case *t, warm_rng *rng) {
             for (int k = 0; k < t->K; k++)
                 sum_abs += fabs((double)op_at(A, lda, t->tA, i, k) * (double)op_at(B, ldb, t->tB, k, j));
             double c_old = t->beta == 0.0f ? 0.0 : fabs((double)C0[at]);
-            double bound = (t->K + 4) * ldexp(1.0, -24) * (fabs((double)t->alpha) * sum_abs + fabs((double)t->beta) * c_old);
+            double bound =
+                (t->K + 4) * ldexp(1.0, -24) * (fabs((double)t->alpha) * sum_abs + fabs((double)t->beta) * c_old);
             double err = fabs((double)C[at] - (double)R[at]);
             if (!(err <= bound)) {
                 print_error("tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: C(%d,%d) = %.9g, ref %.9g, "
@@ -123,7 +125,8 @@ static void test_sgemm_shapes(void **state) {
     check_all_trans(3, 5, 7, 1.0f, 0.0f, 0, 0, &rng);
 }
 
-/* Every row count of an edge tile (M mod 12) and column edges, large enough for the packed path. */
+/* Every row count of the few-row paths (M <= 12) and of an edge tile of the packed path (M = 13..24), and
+ * every column edge of a 32-wide tile; shapes large enough to skip the tiny-shape loop. */
 static void check_tile_edges(warm_rng *rng) {
     for (int M = 1; M <= 24; M++) check_all_trans(M, 37, 300, 1.0f, 0.0f, 0, 0, rng);
     for (int N = 1; N <= 33; N += 4) check_all_trans(13, N, 700, 1.0f, 1.0f, 1, 0, rng);
@@ -137,13 +140,15 @@ static void test_sgemm_tile_edges(void **state) {
 }
 
 /* Shapes that cross every block boundary: K > 384 (several K blocks, unequal split), N > 480 (several
- * column blocks), M large or small enough for the resident-A schedule, plus decode-sized M. */
+ * column blocks), M > 96 (several packed A groups) or small enough for the resident-A schedule (37 and 50
+ * rows with several column blocks), plus decode-sized M. */
 static void test_sgemm_blocking(void **state) {
     (void)state;
     warm_rng rng;
     warm_rng_seed(&rng, 2);
     check_all_trans(257, 65, 800, 1.0f, 0.0f, 0, 0, &rng);
     check_all_trans(37, 1000, 300, 1.0f, 1.0f, 3, 0, &rng);
+    check_all_trans(50, 1000, 800, 0.5f, 0.0f, 0, 0, &rng);
     check_all_trans(3100, 40, 20, 1.0f, 0.0f, 0, 0, &rng);
     check_all_trans(1, 777, 389, 1.0f, 0.0f, 0, 0, &rng);
     check_all_trans(5, 520, 64, 1.0f, 1.0f, 0, 0, &rng);
@@ -210,34 +215,41 @@ static void set_threads(int n) {
 #endif
 }
 
-/* The same product with 1 and 2 threads must give the same bits (the K order never depends on threads). */
+/*
+ * The same product with 1, 2 and 3 threads must give the same bits (the K order never depends on threads;
+ * 3 threads on 2 cores also exercise uneven splits of the work items).
+ */
 static void test_sgemm_thread_determinism(void **state) {
     (void)state;
+    int saved_threads = warm_num_threads();
     warm_rng rng;
     warm_rng_seed(&rng, 5);
-    static const int shapes[][3] = {{300, 520, 800}, {3, 1100, 400}, {1000, 20, 100}, {70, 64, 2000}};
-    for (int s = 0; s < 4; s++)
+    static const int shapes[][3] = {{300, 520, 800}, {3, 1100, 400}, {1000, 20, 100}, {70, 64, 2000}, {40, 2000, 50}};
+    for (int s = 0; s < 5; s++)
         for (int tA = 0; tA < 2; tA++)
             for (int tB = 0; tB < 2; tB++) {
                 int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                size_t nc = (size_t)M * N;
                 float *A = alloc_floats((size_t)M * K), *B = alloc_floats((size_t)K * N);
-                float *C1 = alloc_floats((size_t)M * N), *C2 = alloc_floats((size_t)M * N);
+                float *C0 = alloc_floats(nc), *C1 = alloc_floats(nc), *Ct = alloc_floats(nc);
                 fill_uniform(A, (size_t)M * K, &rng);
                 fill_uniform(B, (size_t)K * N, &rng);
-                fill_uniform(C1, (size_t)M * N, &rng);
-                memcpy(C2, C1, (size_t)M * N * sizeof(float));
+                fill_uniform(C0, nc, &rng);
                 int lda = tA ? M : K, ldb = tB ? K : N;
-                set_threads(1);
-                warm_sgemm(tA, tB, M, N, K, 0.75f, A, lda, B, ldb, 1.0f, C1, N);
-                set_threads(2);
-                warm_sgemm(tA, tB, M, N, K, 0.75f, A, lda, B, ldb, 1.0f, C2, N);
-                assert_memory_equal(C1, C2, (size_t)M * N * sizeof(float));
+                for (int threads = 1; threads <= 3; threads++) {
+                    float *C = threads == 1 ? C1 : Ct;
+                    memcpy(C, C0, nc * sizeof(float));
+                    set_threads(threads);
+                    warm_sgemm(tA, tB, M, N, K, 0.75f, A, lda, B, ldb, 1.0f, C, N);
+                    if (threads > 1) assert_memory_equal(C1, Ct, nc * sizeof(float));
+                }
                 free(A);
                 free(B);
+                free(C0);
                 free(C1);
-                free(C2);
+                free(Ct);
             }
-    set_threads(warm_num_threads());
+    set_threads(saved_threads);
 }
 
 /* Every micro-kernel variant this CPU has passes the value checks (WARM_SGEMM_ISA lowers the choice). */
@@ -379,7 +391,7 @@ static void test_linear_backward(void **state) {
 /* The whole backward is bit-identical with 1 and 2 threads, dbias included. */
 static void test_linear_backward_determinism(void **state) {
     (void)state;
-    int N = 256, C = 96, OC = 300;
+    int N = 256, C = 96, OC = 300, saved_threads = warm_num_threads();
     size_t ni = (size_t)N * C, nw = (size_t)C * OC, no = (size_t)N * OC;
     warm_rng rng;
     warm_rng_seed(&rng, 9);
@@ -396,7 +408,7 @@ static void test_linear_backward_determinism(void **state) {
         set_threads(t + 1);
         warm_linear_backward(g[t][0], g[t][1], g[t][2], dout, inp, w, N, C, OC);
     }
-    set_threads(warm_num_threads());
+    set_threads(saved_threads);
     assert_memory_equal(g[0][0], g[1][0], ni * sizeof(float));
     assert_memory_equal(g[0][1], g[1][1], nw * sizeof(float));
     assert_memory_equal(g[0][2], g[1][2], (size_t)OC * sizeof(float));
