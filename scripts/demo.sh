@@ -1,7 +1,7 @@
 #!/bin/sh
 # The demo job (`make demo`): the embedded task's world, then the pipeline stages that exist so far:
-# task -> pretraining -> SFT with kept (Baklava) checkpoints -> samples from the pretrained and SFT policies
-# scored by the gold reward. Later stages (preferences, reward models, WARM, best-of-N) join as they land.
+# task -> pretraining -> SFT with kept (Baklava) checkpoints -> oracle-labelled preference pairs (clean and
+# 25 % corrupted) -> task statistics. Later stages (reward models, WARM, best-of-N) join as they land.
 # Usage: scripts/demo.sh WARM_BINARY [OUT_DIR]   (OUT_DIR defaults to demo-out; reruns resume finished stages)
 set -eu
 WARM=${1:?usage: demo.sh WARM_BINARY [OUT_DIR]}
@@ -22,24 +22,24 @@ stage "pretrain: GPT-2 (4 layers, 4 heads, width 128, context 128) on generated 
   --eval-every 200 --eval-batches 8 --seed "$SEED" -o "$OUT/pretrain"
 done_stage
 
-stage "sft: fine-tune on post -> reference summary, keeping checkpoints at 2/3 and 5/6 (Baklava)"
+stage "sft: fine-tune on post -> reference summary, keeping checkpoints every 200 steps (Baklava: 800, 1000, 1200)"
 "$WARM" sft --init "$OUT/pretrain/final.safetensors" --data "$T/sft_train.jsonl" --val "$T/sft_val.jsonl" \
-  --tokenizer "$T/tokenizer.json" --steps 600 --batch 16 --lr 1e-3 --warmup 30 --save-every 100 \
+  --tokenizer "$T/tokenizer.json" --steps 1200 --batch 16 --lr 1e-3 --warmup 30 --save-every 200 \
   --eval-every 200 --seed "$SEED" -o "$OUT/sft"
 done_stage
 
-stage "sample: 4 responses for 200 validation prompts from the pretrained and the SFT policy"
-for who in pretrain sft; do
-  "$WARM" sample --policy "$OUT/$who/final.safetensors" --tokenizer "$T/tokenizer.json" \
-    --prompts "$T/prompts_val.jsonl" --limit 200 --n 4 --max-new 32 --seed "$SEED" --no-logprobs \
-    -o "$OUT/samples_$who.jsonl"
-  "$WARM" task gold --task "$T" --in "$OUT/samples_$who.jsonl" --out "$OUT/gold_$who.jsonl"
+stage "prefs: SFT sample pairs labelled by the gold reward (BT, tau 0.25); clean and 25 % corrupted train labels"
+OOD="sft-hot=$OUT/sft/final.safetensors@1.5,sft-early=$OUT/sft/step-0000400.safetensors@1,pretrained=$OUT/pretrain/final.safetensors@1"
+for setup in clean:0 corrupt:0.25; do
+  name=${setup%%:*}; frac=${setup#*:}
+  if [ ! -f "$OUT/prefs_$name.jsonl" ]; then
+    "$WARM" task prefs --task "$T" --policy "sft=$OUT/sft/final.safetensors" --ood "$OOD" --tau 0.25 \
+      --corrupt "$frac" --seed "$SEED" -o "$OUT/prefs_$name.jsonl"
+  else echo "   $OUT/prefs_$name.jsonl exists"; fi
 done
 done_stage
 
-stage "summary"
-for who in pretrain sft; do
-  awk -v who="$who" 'match($0, /"gold":-?[0-9.e+-]+/) { s += substr($0, RSTART + 7, RLENGTH - 7); n++ }
-    END { if (n) printf "   mean gold reward of %s samples: %.3f over %d samples\n", who, s / n, n }' "$OUT/gold_$who.jsonl"
-done
+stage "task statistics (the numbers that show the task is neither trivial nor impossible)"
+"$WARM" task stats --task "$T" --prefs "$OUT/prefs_corrupt.jsonl" --json "$OUT/task_stats.json"
+done_stage
 echo "   outputs in $OUT/"

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Benchmarks (`make bench`): warm against PyTorch on the same machine, in one run.
+#   bench_matmul       optimised GEMM vs its naive twin (forward, dinp, dweight), 1 and 2 threads
+#   bench_train S|M    warm: reward-model training step, scoring, decode (KV cache vs recompute)
+#   torch_bench.py     the same model in PyTorch (Debian's python3-torch), OPENBLAS_CORETYPE set so its BLAS
+#                      runs the right kernels on this CPU
+# Usage: bench/run.sh BUILD_DIR   (prints figures; docs/benchmarks.md records them with date and machine)
+set -eu
+B=${1:-build/release}
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "## matmul"
+"$B/bench/bench_matmul"
+for cfg in S M; do
+  for t in 1 2; do
+    echo "## config $cfg, $t thread(s)"
+    OMP_NUM_THREADS=$t "$B/bench/bench_train" "$cfg" 10
+    OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} /usr/bin/python3 bench/torch_bench.py --config "$cfg" --threads "$t"
+  done
+done
