@@ -46,7 +46,7 @@ static int setup(void **state) {
     test_tmpdir(fx->dir, sizeof fx->dir);
     snprintf(fx->data, sizeof fx->data, "%s/corpus.jsonl", fx->dir);
     write_corpus(fx->data, 200, 1);
-    char words[20][8];
+    char words[20][16];
     const char *wp[20];
     for (int i = 0; i < 20; i++) {
         snprintf(words[i], sizeof words[i], "w%d", i);
