@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""torch_bench.py — PyTorch (CPU, float32) baseline for warm's benchmarks: a GPT-2 reward model.
+
+    OPENBLAS_CORETYPE=Cooperlake /usr/bin/python3 bench/torch_bench.py --config S --threads 2 [--steps 10]
+    /usr/bin/python3 bench/torch_bench.py --blas-check --threads 1   # 1024^2 sgemm with/without the coretype
+
+The model is written in plain torch (no transformers): HF GPT-2 parameter names and Conv1D [in, out] layouts,
+tanh GELU (gelu_new), dropout 0.1 on embeddings, attention probabilities and after each c_proj, causal attention
+computed by hand (masked softmax; torch 1.13 has no scaled_dot_product_attention), final LayerNorm, and a
+reward head score.weight [1, C] read at the last non-pad token (pad = vocab_size - 1).
+
+Measurements (one machine-readable line each, prefixed "torch "):
+  what=train  one reward-model step on P pairs = 2P full-length sequences (all T tokens real): forward,
+              Bradley-Terry loss -logsigmoid(r_chosen - r_rejected), backward, clip_grad_norm_(1.0), AdamW step
+              (weight decay 0.1 on 2-D parameters only).
+  what=score  torch.no_grad() forward of the same 2P sequences in eval mode (dropout off), rewards only.
+Each runs 3 warm-up steps, then --steps timed steps; ms_per_step is the median, tokens_per_s = 2P*T / median.
+other_load = CPUs' worth of busy time other processes used during the timed steps (/proc/stat minus our own
+CPU time): on a shared 2-core machine, 2-thread OpenMP runs slow down several-fold as soon as this nears 1, so
+trust a line only when other_load is near 0.
+
+Threads: torch.set_num_threads(T) only sizes torch's OpenMP pool. Debian's torch calls the pthread build of
+OpenBLAS (libblas.so.3 -> openblas-pthread), which ignores it and starts one thread per core unless
+OPENBLAS_NUM_THREADS is set, so this script sets OPENBLAS_NUM_THREADS=T and OMP_NUM_THREADS=T before importing
+torch. OpenBLAS 0.3.21 does not recognise this CPU (Sapphire Rapids under KVM) and falls back to the Prescott
+kernels unless OPENBLAS_CORETYPE names a core (the caller sets Cooperlake); the script prints what it found.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    #     vocab  context layers heads width pairs/step
+    "S": dict(V=8192, T=128, L=4, H=4, C=256, P=8),
+    "M": dict(V=8192, T=256, L=6, H=6, C=384, P=4),
+}
+
+# FLOP counts (multiply-add = 2 FLOPs), per token of a length-T sequence:
+#   N_matmul = 12·L·C² parameters take part in matmuls (per layer: c_attn C·3C, attn c_proj C·C, c_fc C·4C,
+#              mlp c_proj 4C·C). Embedding lookups, LayerNorm, biases and the score head (C per sequence) are not
+#              counted. Forward: 2·N_matmul per token.
+#   attention  per layer per token: QKᵀ 2·T·C + (probs)·V 2·T·C = 4·T·C, counted over the full T×T square (the
+#              causal mask halves the useful work; the count follows the usual convention and ignores it).
+#   backward   = 2 × forward, so training = 3 × forward.
+#   FLOPs_train = 6·N_matmul·tokens + 12·L·T·C·tokens;   FLOPs_score = 2·N_matmul·tokens + 4·L·T·C·tokens
+FLOP_FORMULA = ("FLOPs_train = 6*N_matmul*tokens + 12*L*T*C*tokens; FLOPs_score = 2*N_matmul*tokens + "
+                "4*L*T*C*tokens; N_matmul = 12*L*C^2 (c_attn 3C^2 + c_proj C^2 + c_fc 4C^2 + mlp.c_proj 4C^2 "
+                "per layer; embeddings, LN, biases, score head not counted); attention counted over the full "
+                "T x T square")
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="S")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps after 3 warm-up steps (default 10)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--omp-threads", type=int, default=None, help="torch/OpenMP threads (default --threads)")
+    ap.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default --threads)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blas-check", action="store_true",
+                    help="only measure a 1024x1024 float32 matmul with OPENBLAS_CORETYPE unset and =Cooperlake")
+    ap.add_argument("--_mm", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.omp_threads = a.omp_threads or a.threads
+    a.blas_threads = a.blas_threads or a.threads
+    return a
+
+
+ARGS = parse()
+# must happen before torch (and OpenBLAS) is loaded
+os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)
+os.environ["OMP_NUM_THREADS"] = str(ARGS.omp_threads)
+
+import math  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(ARGS.omp_threads)
+
+
+def matmul_gflops(n=1024, reps=20):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2.0 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def blas_check():
+    print(f"# blas check: 1024x1024 float32 matmul, threads={ARGS.threads} (median of 3 processes each)")
+    for ct in (None, "Cooperlake"):
+        env = dict(os.environ)
+        env.pop("OPENBLAS_CORETYPE", None)
+        if ct:
+            env["OPENBLAS_CORETYPE"] = ct
+        vals = []
+        for _ in range(3):
+            out = subprocess.run([sys.executable, __file__, "--_mm", "--threads", str(ARGS.threads)], env=env,
+                                 check=True, capture_output=True, text=True).stdout
+            vals.append(float(out.split()[-1]))
+        vals.sort()
+        print(f"torch what=matmul1024 threads={ARGS.threads} OPENBLAS_CORETYPE={ct or 'unset'} "
+              f"gflops={vals[1]:.1f} runs={','.join(f'{v:.1f}' for v in vals)}")
+
+
+def blas_info():
+    cfg = torch.__config__.show()
+    info = re.findall(r"\b((?:BLAS|LAPACK)_INFO=[^,\s]*)", cfg)
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1]
+                if "blas" in p or "lapack" in p:
+                    libs.add(os.path.realpath(p))
+    except OSError:
+        pass
+    print(f"# torch {torch.__version__}: {'; '.join(info)}; threads torch={torch.get_num_threads()} "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; BLAS libraries loaded: "
+          f"{', '.join(sorted(libs)) or '?'}")
+
+
+# ---------------------------------------------------------------------------------------------- model
+class Conv1D(nn.Module):
+    """HF GPT-2 Conv1D: weight [in, out], y = x @ W + b."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_in, n_out) * 0.02)
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class Attention(nn.Module):
+    def __init__(self, C, H, T, p):
+        super().__init__()
+        self.C, self.H = C, H
+        self.c_attn = Conv1D(C, 3 * C)
+        self.c_proj = Conv1D(C, C)
+        self.attn_dropout = nn.Dropout(p)
+        self.resid_dropout = nn.Dropout(p)
+        self.register_buffer("causal", torch.tril(torch.ones(T, T, dtype=torch.bool)), persistent=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        hd = C // self.H
+        q, k, v = self.c_attn(x).split(C, dim=-1)
+        q = q.view(B, T, self.H, hd).transpose(1, 2)
+        k = k.view(B, T, self.H, hd).transpose(1, 2)
+        v = v.view(B, T, self.H, hd).transpose(1, 2)
+        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(hd))
+        att = att.masked_fill(~self.causal[:T, :T], float("-inf"))
+        att = self.attn_dropout(torch.softmax(att, dim=-1))
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, C, p):
+        super().__init__()
+        self.c_fc = Conv1D(C, 4 * C)
+        self.c_proj = Conv1D(4 * C, C)
+        self.dropout = nn.Dropout(p)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(gelu_new(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, C, H, T, p):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(C, eps=1e-5)
+        self.attn = Attention(C, H, T, p)
+        self.ln_2 = nn.LayerNorm(C, eps=1e-5)
+        self.mlp = MLP(C, p)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, V, T, L, H, C, p):
+        super().__init__()
+        self.wte = nn.Embedding(V, C)
+        self.wpe = nn.Embedding(T, C)
+        nn.init.normal_(self.wte.weight, std=0.02)
+        nn.init.normal_(self.wpe.weight, std=0.01)
+        self.drop = nn.Dropout(p)
+        self.h = nn.ModuleList([Block(C, H, T, p) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(C, eps=1e-5)
+
+    def forward(self, ids):
+        x = self.drop(self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))[None])
+        for blk in self.h:
+            x = blk(x)
+        return self.ln_f(x)
+
+
+class GPT2RewardModel(nn.Module):
+    """Parameter names match GPT2ForSequenceClassification (transformer.*, score.weight)."""
+
+    def __init__(self, V, T, L, H, C, p=0.1, pad_id=None):
+        super().__init__()
+        self.pad_id = V - 1 if pad_id is None else pad_id
+        self.transformer = Transformer(V, T, L, H, C, p)
+        self.score = nn.Linear(C, 1, bias=False)
+        nn.init.normal_(self.score.weight, std=0.02)
+
+    def forward(self, ids):
+        h = self.transformer(ids)
+        T = ids.shape[1]
+        # rightmost token whose id != pad (formats.md §3.3); T-1 when every token is real
+        pos = (torch.arange(T)[None] * (ids != self.pad_id)).argmax(-1)
+        return self.score(h[torch.arange(ids.shape[0]), pos])[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------- bench
+def busy_cpu_s():
+    """CPU-seconds spent busy by the whole machine so far (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+    except (OSError, ValueError):
+        return None
+
+
+def timed(fn, warmup, steps):
+    """Sorted per-step times, and the CPUs' worth of load other processes put on the machine meanwhile."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    b0, o0, w0 = busy_cpu_s(), sum(os.times()[:2]), time.perf_counter()
+    for _ in range(steps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    b1, o1, w1 = busy_cpu_s(), sum(os.times()[:2]), time.perf_counter()
+    other = max(0.0, ((b1 - b0) - (o1 - o0)) / (w1 - w0)) if b0 is not None else float("nan")
+    ts.sort()
+    return ts, other
+
+
+def main():
+    if ARGS._mm:
+        print(f"{matmul_gflops():.3f}")
+        return
+    blas_info()
+    if ARGS.blas_check:
+        blas_check()
+        return
+    cfg = CONFIGS[ARGS.config]
+    V, T, L, H, C, P = (cfg[k] for k in "VTLHCP")
+    torch.manual_seed(ARGS.seed)
+    model = GPT2RewardModel(V, T, L, H, C)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_matmul = 12 * L * C * C
+    B = 2 * P
+    tokens = B * T
+    ids = torch.randint(0, V - 1, (B, T))  # all T tokens real (no pad id)
+    flops_train = 6 * n_matmul * tokens + 12 * L * T * C * tokens
+    flops_score = 2 * n_matmul * tokens + 4 * L * T * C * tokens
+    print(f"# config {ARGS.config}: vocab {V} context {T} layers {L} heads {H} width {C}, {P} pairs/step "
+          f"(batch {B} x {T} = {tokens} tokens), {n_params} parameters, N_matmul {n_matmul}")
+    print(f"# {FLOP_FORMULA}")
+    print(f"# per step: FLOPs_train {flops_train / 1e9:.3f} G, FLOPs_score {flops_score / 1e9:.3f} G")
+
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+    losses = []
+
+    def train_step():
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        r = model(ids)
+        loss = -F.logsigmoid(r[:P] - r[P:]).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+
+    def score_step():
+        model.eval()
+        with torch.no_grad():
+            model(ids)
+
+    for what, fn, flops in (("train", train_step, flops_train), ("score", score_step, flops_score)):
+        ts, other = timed(fn, ARGS.warmup, ARGS.steps)
+        med = ts[len(ts) // 2] if len(ts) % 2 else 0.5 * (ts[len(ts) // 2 - 1] + ts[len(ts) // 2])
+        mean = sum(ts) / len(ts)
+        print(f"torch config={ARGS.config} threads={ARGS.threads} what={what} tokens_per_s={tokens / med:.1f} "
+              f"gflops={flops / med / 1e9:.2f} ms_per_step={med * 1e3:.2f} ms_mean={mean * 1e3:.2f} "
+              f"ms_min={ts[0] * 1e3:.2f} steps={len(ts)} tokens_per_step={tokens} other_load={other:.2f}")
+    if not all(math.isfinite(x) for x in losses):
+        print("torch_bench: non-finite loss", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
