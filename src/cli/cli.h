@@ -81,6 +81,12 @@ int cli_cmd_pretrain(int argc, char **argv);
 int cli_cmd_sft(int argc, char **argv);
 int cli_cmd_sample(int argc, char **argv);
 int cli_cmd_task(int argc, char **argv);
+int cli_cmd_merge(int argc, char **argv);
+int cli_cmd_probe(int argc, char **argv);
+int cli_cmd_train_rm(int argc, char **argv);
+int cli_cmd_sweep(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_score(int argc, char **argv);
 /* ---- add new commands above this line (cli_cmd_init, cli_cmd_inspect, ...) ---- */
 
 #endif
