@@ -17,12 +17,18 @@
 #include "warm/kernels.h"
 #include "warm/model.h"
 
+/* Last-token rows whose logits are computed together: one (rows, C) x (C, V) matmul instead of rows
+ * matrix-vector products (which run at a tenth of the speed). */
+#define LOGIT_ROWS 64
+
 struct warm_decoder {
     const warm_model *m;
     int max_rows;
     float *x, *ln, *qkv, *atty, *tmp, *fch, *hid; /* (R, C), (R, C), (R, 3C), (R, C), (R, C), (R, 4C), (R, C) */
     float *mean, *rstd;                           /* (R) */
     float *scores;                                /* (R, P) attention scratch */
+    float *lg;                                    /* (LOGIT_ROWS, V) logits of gathered rows */
+    int *lg_seq;                                  /* (LOGIT_ROWS) sequence of each gathered row */
     int *row_seq, *row_pos;                       /* (R) */
     int32_t *row_tok;                             /* (R) */
 };
@@ -85,7 +91,9 @@ warm_status warm_decoder_init(warm_decoder **out, const warm_model *m, int max_r
     d->row_seq = calloc(R, sizeof(int));
     d->row_pos = calloc(R, sizeof(int));
     d->row_tok = calloc(R, sizeof(int32_t));
-    if (!d->x || !d->ln || !d->qkv || !d->atty || !d->tmp || !d->fch || !d->hid || !d->mean || !d->rstd ||
+    d->lg = warm_alloc((size_t)LOGIT_ROWS * (size_t)m->cfg.vocab_size * sizeof(float));
+    d->lg_seq = calloc(LOGIT_ROWS, sizeof(int));
+    if (!d->lg || !d->lg_seq || !d->x || !d->ln || !d->qkv || !d->atty || !d->tmp || !d->fch || !d->hid || !d->mean || !d->rstd ||
         !d->scores || !d->row_seq || !d->row_pos || !d->row_tok) {
         warm_decoder_free(d);
         return warm_error_set(err, WARM_ERR_NOMEM, "decoder: cannot allocate scratch for %d rows", max_rows);
@@ -99,6 +107,7 @@ void warm_decoder_free(warm_decoder *d) {
     warm_free(d->x); warm_free(d->ln); warm_free(d->qkv); warm_free(d->atty); warm_free(d->tmp);
     warm_free(d->fch); warm_free(d->hid); warm_free(d->mean); warm_free(d->rstd); warm_free(d->scores);
     free(d->row_seq); free(d->row_pos); free(d->row_tok);
+    warm_free(d->lg); free(d->lg_seq);
     free(d);
 }
 
@@ -184,6 +193,13 @@ static void logits_of(const warm_model *m, const float *h, int rows, float *logi
     warm_sgemm(0, 1, rows, V, C, 1.0f, h, C, g.wte, C, 0.0f, logits, V);
 }
 
+/* Logits of the ng gathered rows (hidden in d->tmp) scattered to their sequences' rows of logits. */
+static void flush_logits(warm_decoder *d, int ng, float *logits) {
+    int V = d->m->cfg.vocab_size;
+    logits_of(d->m, d->tmp, ng, d->lg);
+    for (int i = 0; i < ng; i++) memcpy(logits + (size_t)d->lg_seq[i] * V, d->lg + (size_t)i * V, (size_t)V * sizeof(float));
+}
+
 warm_status warm_decode_prefill(warm_decoder *d, warm_kvcache *kv, const int32_t *prompt, int len, float *logits_last,
                                 float *hidden_last, warm_error *err) {
     const warm_model *m = d->m;
@@ -244,13 +260,22 @@ warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t 
             done_in_s++;
         }
         run_rows(d, kv, R);
+        int ng = 0;
         for (int r = 0; r < R; r++) {
             int rs = d->row_seq[r];
             int last = d->row_pos[r] == kv->prefix_len + kv->suffix_len[rs] + counts[rs] - 1;
             if (!last) continue;
             if (hidden) memcpy(hidden + (size_t)rs * C, d->hid + (size_t)r * C, (size_t)C * sizeof(float));
-            if (logits) logits_of(m, d->hid + (size_t)r * C, 1, logits + (size_t)rs * V);
+            if (!logits) continue;
+            /* gather into tmp (free after run_rows), flush every LOGIT_ROWS rows */
+            memcpy(d->tmp + (size_t)ng * C, d->hid + (size_t)r * C, (size_t)C * sizeof(float));
+            d->lg_seq[ng++] = rs;
+            if (ng == LOGIT_ROWS || ng == R) {
+                flush_logits(d, ng, logits);
+                ng = 0;
+            }
         }
+        if (ng) flush_logits(d, ng, logits);
         consumed += R;
     }
     for (int q = 0; q < kv->n_seq; q++) kv->suffix_len[q] += counts[q];
