@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo job (`make demo`): the embedded task's world, then the pipeline stages that exist so far:
 # task -> pretraining -> SFT with kept (Baklava) checkpoints -> oracle-labelled preference pairs (clean and
-# 25 % corrupted) -> task statistics. Later stages (reward models, WARM, best-of-N) join as they land.
+# 25 % corrupted) -> task statistics -> linear probe -> 4 reward models (sweep) -> WARM (weight average) ->
+# evaluation of members, WARM and ENS. Best-of-N, LMC sweeps and the report join as they land.
 # Usage: scripts/demo.sh WARM_BINARY [OUT_DIR]   (OUT_DIR defaults to demo-out; reruns resume finished stages)
 set -eu
 WARM=${1:?usage: demo.sh WARM_BINARY [OUT_DIR]}
@@ -41,5 +42,34 @@ done_stage
 
 stage "task statistics (the numbers that show the task is neither trivial nor impossible)"
 "$WARM" task stats --task "$T" --prefs "$OUT/prefs_corrupt.jsonl" --json "$OUT/task_stats.json"
+done_stage
+stage "probe: the shared reward head on frozen SFT features (clean train pairs)"
+if [ ! -f "$OUT/head.safetensors" ]; then
+  "$WARM" probe --init "$OUT/sft/final.safetensors" --data "$OUT/prefs_clean.jsonl" --subset train \
+    --val "$OUT/prefs_clean.jsonl" --val-subset val -o "$OUT/head.safetensors"
+else echo "   exists"; fi
+done_stage
+
+stage "sweep: 4 reward models (lr x dropout x seed x Baklava SFT checkpoint 800/1000/1200), 2 at a time"
+"$WARM" sweep --members 4 --init "$OUT/sft/step-0000800.safetensors,$OUT/sft/step-0001000.safetensors,$OUT/sft/final.safetensors" \
+  --head "$OUT/head.safetensors" --data "$OUT/prefs_clean.jsonl" --subset train \
+  --val "$OUT/prefs_clean.jsonl" --val-subset val --ood "$OUT/prefs_clean.jsonl" --ood-subset ood \
+  --lr 1e-4,3e-4 --dropout 0.05,0.1 --steps 150 --batch 16 --eval-every 0 --jobs 2 -o "$OUT/sweep"
+done_stage
+
+stage "merge: WARM = uniform average of the 4 members' weights"
+MEMBERS=$(ls "$OUT"/sweep/member-*/final.safetensors | tr '\n' ' ')
+# shellcheck disable=SC2086
+"$WARM" merge $MEMBERS -o "$OUT/warm4.safetensors"
+done_stage
+
+stage "eval: each member, WARM (one model) and ENS (mean of the members' rewards) on ID val and OOD pairs"
+echo "-- WARM (weight average, one model)"
+"$WARM" eval --rm "$OUT/warm4.safetensors" --data "$OUT/prefs_clean.jsonl" --subset 'split=val|ood' \
+  --json "$OUT/eval_warm.json"
+echo "-- members and ENS (mean of their rewards: 4 models at inference)"
+# shellcheck disable=SC2086
+"$WARM" eval --rm $(echo $MEMBERS | tr ' ' ',') --data "$OUT/prefs_clean.jsonl" --subset 'split=val|ood' \
+  --ens mean --json "$OUT/eval_members.json"
 done_stage
 echo "   outputs in $OUT/"

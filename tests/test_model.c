@@ -418,6 +418,12 @@ static void test_generate_greedy(void **state) {
         assert_int_equal(lens[s], MAXN);
         for (int t = 0; t < MAXN; t++) assert_int_equal(out[s * MAXN + t], seq[5 + t]);
     }
+    /* Temperature -> 0 converges to greedy: at T = 1e-3 the logit gaps here (> 1e-2) make every other token
+     * weigh < e^-10 against the argmax, so 3 x 10 draws match greedy with probability > 0.999. */
+    warm_sampler cold = {1e-3f, 0, 1.0f};
+    assert_int_equal(warm_generate(&m, prompt, 5, 3, MAXN, &cold, -1, &r, out, lps, lens, &err), WARM_OK);
+    for (int s = 0; s < 3; s++)
+        for (int t = 0; t < MAXN; t++) assert_int_equal(out[s * MAXN + t], seq[5 + t]);
     /* Stops at eos: make eos the first greedy token. */
     assert_int_equal(warm_generate(&m, prompt, 5, 2, MAXN, &g, seq[5], &r, out, NULL, lens, &err), WARM_OK);
     assert_int_equal(lens[0], 1);
