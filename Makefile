@@ -81,20 +81,22 @@ deps:
 	@sh scripts/install-deps.sh build
 
 # `make test`: every test in the release build (OpenMP), then again under ASan+UBSan (no OpenMP).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	$(MAKE) --no-print-directory MODE=release all
-	$(MAKE) --no-print-directory MODE=asan tests $(WARM:build/release/%=build/asan/%)
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=asan tests $(WARM:build/release/%=build/asan/%)
 	sh scripts/run-tests.sh build/release build/asan
 
 # `make demo`: the most complete real job that exists (see README).
 demo: deps
-	$(MAKE) --no-print-directory MODE=release $(WARM)
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
 	sh scripts/demo.sh $(WARM)
 
 # Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
 bench: deps
 	@sh scripts/install-deps.sh bench
-	$(MAKE) --no-print-directory MODE=release all
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
 # Regenerates the committed PyTorch golden fixtures (needs python3-torch).
