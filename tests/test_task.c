@@ -779,7 +779,7 @@ static void test_gold_jsonl_malformed(void **state) {
     snprintf(text, sizeof text, "{\"prompt\": \"x\", \"id\": 1}\n");
     expect_jsonl_error(f->w, f->dir, text, "bad.jsonl:1: needs");
     snprintf(text, sizeof text, "%s{\"prompt\": \"x\", \"response\": \"y\"} trailing\n", ok);
-    expect_jsonl_error(f->w, f->dir, text, "bad.jsonl:2: invalid JSON");
+    expect_jsonl_error(f->w, f->dir, text, "bad.jsonl:2: unexpected text after the JSON value");
     snprintf(text, sizeof text, "{\"prompt\": \"x\", \"response_ids\": [3, 1, 99999]}\n");
     expect_jsonl_error(f->w, f->dir, text, "bad.jsonl:1: \"response_ids\"[2] is not a token id in [0, ");
     snprintf(text, sizeof text, "{\"prompt\": \"x\", \"response_ids\": \"3 1\"}\n");

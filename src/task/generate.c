@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "task/task_internal.h"
+#include "warm/data.h"
 
 #define MAX_ATTEMPTS 10000 /* draws per row before giving up: far above what the default dists need (< 5) */
 
@@ -96,18 +97,18 @@ static void prompt_text(const warm_task_post *p, warm_task_text *out) {
 }
 
 /* Serialises a row of n string fields (keys[i] -> vals[i]) and writes it. */
-static warm_status write_row(warm_task_out *o, const char *const *keys, const char *const *vals, int n,
+static warm_status write_row(warm_jsonl_writer *o, const char *const *keys, const char *const *vals, int n,
                              warm_error *err) {
     cJSON *row = cJSON_CreateObject();
     int ok = row != NULL;
     for (int i = 0; i < n && ok; i++) ok = cJSON_AddStringToObject(row, keys[i], vals[i]) != NULL;
-    char *line = ok ? cJSON_PrintUnformatted(row) : NULL;
+    warm_status s = ok ? warm_jsonl_write(o, row, err) : warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
     cJSON_Delete(row);
-    return warm_task_out_line(o, line, err);
+    return s;
 }
 
 /* One prompt or SFT row from a fresh post (kind: "train"/"val"/"ood" for prompt rows, NULL for SFT rows). */
-static warm_status prompt_row(generator *g, warm_task_out *o, const warm_task_dist *d, warm_rng *r, const char *kind,
+static warm_status prompt_row(generator *g, warm_jsonl_writer *o, const warm_task_dist *d, warm_rng *r, const char *kind,
                               int k) {
     warm_task_post p;
     warm_status s = draw_post(g, d, r, g->cfg->ctx - g->cfg->response_room, &p);
@@ -137,13 +138,13 @@ static warm_status write_prompt_split(generator *g, const char *name, int split,
                                       const char *kind, int n) {
     char *path = warm_task_path(g->dir, name);
     if (!path) return warm_error_set(g->err, WARM_ERR_NOMEM, "out of memory");
-    warm_task_out o;
-    warm_status s = warm_task_out_open(&o, path, g->err);
+    warm_jsonl_writer *o = NULL;
+    warm_status s = warm_jsonl_writer_open(&o, path, g->err);
     warm_rng r;
     seed_split(&r, g, split);
-    for (int k = 0; k < n && s == WARM_OK; k++) s = prompt_row(g, &o, d, &r, kind, k);
-    if (s == WARM_OK) s = warm_task_out_commit(&o, g->err);
-    else if (o.f) warm_task_out_abort(&o);
+    for (int k = 0; k < n && s == WARM_OK; k++) s = prompt_row(g, o, d, &r, kind, k);
+    if (s == WARM_OK) s = warm_jsonl_writer_commit(o, g->err);
+    else warm_jsonl_writer_abort(o);
     if (s != WARM_OK && g->err && !strstr(g->err->msg, path)) warm_error_prefix(g->err, "%s", path);
     free(path);
     return s;
@@ -176,8 +177,8 @@ static warm_status pretrain_doc(generator *g, warm_rng *r, warm_task_text *doc) 
 static warm_status write_pretrain(generator *g, int n) {
     char *path = warm_task_path(g->dir, "pretrain.jsonl");
     if (!path) return warm_error_set(g->err, WARM_ERR_NOMEM, "out of memory");
-    warm_task_out o;
-    warm_status s = warm_task_out_open(&o, path, g->err);
+    warm_jsonl_writer *o = NULL;
+    warm_status s = warm_jsonl_writer_open(&o, path, g->err);
     warm_rng r;
     seed_split(&r, g, SPLIT_PRETRAIN);
     for (int k = 0; k < n && s == WARM_OK; k++) {
@@ -185,11 +186,11 @@ static warm_status write_pretrain(generator *g, int n) {
         s = pretrain_doc(g, &r, &doc);
         if (s == WARM_OK && doc.oom) s = warm_error_set(g->err, WARM_ERR_NOMEM, "out of memory");
         const char *key = "text", *val = doc.s;
-        if (s == WARM_OK) s = write_row(&o, &key, &val, 1, g->err);
+        if (s == WARM_OK) s = write_row(o, &key, &val, 1, g->err);
         warm_task_text_free(&doc);
     }
-    if (s == WARM_OK) s = warm_task_out_commit(&o, g->err);
-    else if (o.f) warm_task_out_abort(&o);
+    if (s == WARM_OK) s = warm_jsonl_writer_commit(o, g->err);
+    else warm_jsonl_writer_abort(o);
     free(path);
     return s;
 }
@@ -208,11 +209,7 @@ static warm_status write_world(generator *g) {
     if (s == WARM_OK) s = warm_tok_save(tok, tok_path, g->err);
     if (s == WARM_OK) s = warm_task_world_from_json(&w, root, tok, task_path, g->err);
     else warm_tok_free(tok);
-    warm_task_out o = {0};
-    if (s == WARM_OK) s = warm_task_out_open(&o, task_path, g->err);
-    if (s == WARM_OK) s = warm_task_out_line(&o, cJSON_Print(root), g->err);
-    if (s == WARM_OK) s = warm_task_out_commit(&o, g->err);
-    else if (o.f) warm_task_out_abort(&o);
+    if (s == WARM_OK) s = warm_task_write_json(task_path, root, g->err);
     warm_task_free(w);
     cJSON_Delete(root);
     free((void *)words);

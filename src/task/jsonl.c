@@ -1,10 +1,10 @@
 /*
  * jsonl.c — warm_task_gold_jsonl: the gold reward over a JSONL file of prompts and responses.
  *
- * One line = one JSON object (blank lines are skipped but counted; anything after the object but
- * whitespace, a NUL byte, or a key given twice is an error naming the file and line). The row is scored, the
- * gold fields are set (replacing earlier ones, other keys kept in order), and the row is written to a temp
- * file that replaces out_path only when every line scored.
+ * Lines are read with the library's JSONL reader (include/warm/data.h: one JSON object per line, blank lines
+ * skipped but counted, every error "<file>:<line>: ..."). The row is scored, the gold fields are set
+ * (replacing earlier ones, other keys kept in order), and the row is written with the atomic JSONL writer,
+ * whose temp file replaces out_path only when every line scored.
  *
  * Row conventions (the same as the data loaders and `warm sample`, see include/warm/task.h):
  *   - "<field>_ids" (pre-tokenised, TRL style) wins over the text field and is scored exactly as given;
@@ -13,19 +13,17 @@
  *   - the prompt is never given an end token.
  * Reported numbers are rounded to 1e-9 so that 2 * 0.7 prints as 1.4, not 1.4000000000000001.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 #include "task/task_internal.h"
+#include "warm/data.h"
 
 typedef struct {
     const warm_task_world *w;
-    const char *path; /* input, for messages */
-    long line;
+    const warm_jsonl_reader *in; /* for "<file>:<line>: " in messages */
     warm_error *err;
 } line_ctx;
 
@@ -43,7 +41,7 @@ static warm_status line_fail(const line_ctx *c, warm_status code, const char *fm
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return warm_error_set(c->err, code, "%s:%ld: %s", c->path, c->line, what);
+    return warm_jsonl_fail(c->in, c->err, code, "%s", what);
 }
 
 static double round9(double x) { return round(x * 1e9) / 1e9; }
@@ -174,59 +172,28 @@ static warm_status score_row(const line_ctx *c, cJSON *row) {
     return s;
 }
 
-/* The first key that appears twice at the top level of obj, or NULL (cJSON keeps both; lookups would
- * silently see the first). */
-static const char *duplicate_key(const cJSON *obj) {
-    for (const cJSON *a = obj->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (strcmp(a->string, b->string) == 0) return a->string;
-    return NULL;
-}
-
-static int blank(const char *s) {
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
-    return 1;
-}
-
-/* Parses, scores and writes one non-blank line. */
-static warm_status do_line(const line_ctx *c, const char *line, size_t len, warm_task_out *o) {
-    if (strlen(line) != len) return line_fail(c, WARM_ERR_FORMAT, "NUL byte in line");
-    const char *end = NULL;
-    cJSON *row = cJSON_ParseWithOpts(line, &end, 0);
-    warm_status s = WARM_OK;
-    if (!row || !blank(end)) s = line_fail(c, WARM_ERR_FORMAT, "invalid JSON");
-    else if (!cJSON_IsObject(row)) s = line_fail(c, WARM_ERR_FORMAT, "not a JSON object");
-    else if (duplicate_key(row)) s = line_fail(c, WARM_ERR_FORMAT, "duplicate key \"%.64s\"", duplicate_key(row));
-    else s = score_row(c, row);
-    if (s == WARM_OK) s = warm_task_out_line(o, cJSON_PrintUnformatted(row), c->err);
-    cJSON_Delete(row);
-    return s;
-}
-
 warm_status warm_task_gold_jsonl(const warm_task_world *w, const char *in_path, const char *out_path, int *n_rows,
                                  warm_error *err) {
     if (n_rows) *n_rows = 0;
-    FILE *in = fopen(in_path, "r");
-    if (!in) return warm_error_set(err, WARM_ERR_IO, "%s: cannot open: %s", in_path, strerror(errno));
-    warm_task_out o;
-    warm_status s = warm_task_out_open(&o, out_path, err);
-    line_ctx c = {w, in_path, 0, err};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    warm_jsonl_reader *in = NULL;
+    warm_jsonl_writer *out = NULL;
+    warm_status s = warm_jsonl_open(&in, in_path, err);
+    if (s == WARM_OK) s = warm_jsonl_writer_open(&out, out_path, err);
+    line_ctx c = {w, in, err};
     int rows = 0;
-    while (s == WARM_OK && (len = getline(&line, &cap, in)) != -1) {
-        c.line++;
-        if (blank(line) && strlen(line) == (size_t)len) continue;
-        s = do_line(&c, line, (size_t)len, &o);
+    while (s == WARM_OK) {
+        const cJSON *obj = NULL;
+        if ((s = warm_jsonl_next(in, &obj, err)) != WARM_OK || !obj) break;
+        /* The reader owns obj; the copy gets the gold fields (other keys keep their order). */
+        cJSON *row = cJSON_Duplicate(obj, 1);
+        s = row ? score_row(&c, row) : line_fail(&c, WARM_ERR_NOMEM, "out of memory");
+        if (s == WARM_OK) s = warm_jsonl_write(out, row, err);
+        cJSON_Delete(row);
         rows += s == WARM_OK;
     }
-    if (s == WARM_OK && ferror(in)) s = warm_error_set(err, WARM_ERR_IO, "%s: read failed after line %ld", in_path, c.line);
-    free(line);
-    fclose(in);
-    if (s == WARM_OK) s = warm_task_out_commit(&o, err);
-    else if (o.f) warm_task_out_abort(&o);
+    warm_jsonl_close(in);
+    if (s == WARM_OK) s = warm_jsonl_writer_commit(out, err);
+    else warm_jsonl_writer_abort(out);
     if (s == WARM_OK && n_rows) *n_rows = rows;
     return s;
 }

@@ -1,6 +1,6 @@
 /*
  * task_internal.h — what the files of src/task share: the word tables of the world (vocab.c), the text
- * builder and post generator (post.c), the world struct (world.c) and the atomic line writer (io.c).
+ * builder and post generator (post.c), the world struct (world.c) and the file helpers (io.c).
  * Not a public header: the API is include/warm/task.h.
  */
 #ifndef WARM_TASK_INTERNAL_H
@@ -117,20 +117,10 @@ cJSON *warm_task_world_json(const warm_task_config *c);
 warm_status warm_task_world_from_json(warm_task_world **out, const cJSON *root, warm_tokenizer *tok,
                                       const char *path, warm_error *err);
 
-/* ---- atomic line writer (io.c) ---- */
+/* ---- file helpers (io.c); files are written with warm_jsonl_writer (warm/data.h) ---- */
 
-typedef struct {
-    FILE *f;
-    char *tmp;          /* temp path beside the target */
-    const char *path;   /* not copied */
-} warm_task_out;
-
-warm_status warm_task_out_open(warm_task_out *o, const char *path, warm_error *err);
-/* Writes s and a newline (s from cJSON_PrintUnformatted; freed here). NULL s means OOM. */
-warm_status warm_task_out_line(warm_task_out *o, char *s, warm_error *err);
-/* fflush + fsync + rename; on any failure the temp file is removed. */
-warm_status warm_task_out_commit(warm_task_out *o, warm_error *err);
-void warm_task_out_abort(warm_task_out *o);
+/* Writes root to path as cJSON_Print lays it out (indented, one newline at the end), atomically. */
+warm_status warm_task_write_json(const char *path, const cJSON *root, warm_error *err);
 /* The whole file, NUL-terminated (malloc'd); NULL with err set on failure. */
 char *warm_task_read_file(const char *path, size_t *size, warm_error *err);
 /* path = dir + "/" + name, malloc'd; NULL on OOM. */

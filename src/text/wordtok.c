@@ -9,19 +9,19 @@
  * Invariants: words are unique, non-empty, free of ASCII whitespace; pad/eos/unk index the words with those
  * names. The JSON file {"kind":"word","vocab":[...],"pad":i,"eos":i,"unk":i} is read strictly (unknown or
  * duplicate keys, wrong types, bad ids, duplicate words are errors naming the file) and written atomically
- * (temp file, fflush + fsync, rename).
+ * (warm_jsonl_writer of warm/data.h: temp file, fflush + fsync, rename).
  *
  * Decode writes an out-of-range id as "<unk>": decoding serves reports, and a bad id there must not hide
  * the rest of the text.
  */
 #include "warm/tokenizer.h"
 
+#include "warm/data.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -308,42 +308,15 @@ static cJSON *tok_to_json(const warm_tokenizer *t) {
     return root;
 }
 
-/* Writes n bytes to path through a temp file in the same directory: write, fflush, fsync, rename. */
-static warm_status write_atomic(const char *path, const char *data, size_t n, warm_error *err) {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "wb") : NULL; /* mkstemp makes 0600 */
-    warm_status s = WARM_OK;
-    if (!f) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot create temp file: %s", path, strerror(errno));
-    else if (fwrite(data, 1, n, f) != n || fflush(f) != 0 || fsync(fileno(f)) != 0)
-        s = warm_error_set(err, WARM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && s == WARM_OK)
-        s = warm_error_set(err, WARM_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!f && fd >= 0) close(fd);
-    if (s == WARM_OK && rename(tmp, path) != 0)
-        s = warm_error_set(err, WARM_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-    if (s != WARM_OK && fd >= 0) unlink(tmp);
-    free(tmp);
-    return s;
-}
-
 warm_status warm_tok_save(const warm_tokenizer *t, const char *path, warm_error *err) {
     cJSON *root = tok_to_json(t);
-    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    if (!root) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    /* One line of JSON through the atomic JSONL writer (temp file, fflush + fsync, rename). */
+    warm_jsonl_writer *w = NULL;
+    warm_status s = warm_jsonl_writer_open(&w, path, err);
+    if (s == WARM_OK) s = warm_jsonl_write(w, root, err);
+    if (s == WARM_OK) s = warm_jsonl_writer_commit(w, err);
+    else warm_jsonl_writer_abort(w);
     cJSON_Delete(root);
-    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (!line) {
-        free(text);
-        return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    }
-    line[n] = '\n';
-    line[n + 1] = 0;
-    warm_status s = write_atomic(path, line, n + 1, err);
-    free(line);
     return s;
 }
