@@ -2,11 +2,13 @@
 # Installs the Debian packages warm needs, with apt-get, only when one is missing.
 #   build: compiler-side libraries for the library, CLI and tests (cJSON: JSON parsing; cmocka: unit tests)
 #   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`
+#   plot:  gnuplot (no X) for the figures of `warm lmc --plot` (scripts/plot_lmc.gp; optional)
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev" ;;
   bench) pkgs="python3-torch python3-numpy" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|bench)" >&2; exit 2 ;;
+  plot) pkgs="gnuplot-nox" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

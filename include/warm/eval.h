@@ -182,4 +182,94 @@ warm_status warm_eval_subsets(const warm_prefs *d, const char *spec, warm_eval_s
                               warm_error *err);
 void warm_eval_subsets_free(warm_eval_subset *s, int n);
 
+/* ====================================================================================================== */
+/* Linear mode connectivity: WA vs ENS vs Diag along the segment between two members (src/eval/lmc.c)     */
+
+/*
+ * The paper's E1/E2 diagnostic (Figures 3 and 4). For λ on a grid over [0, 1] and per evaluation subset:
+ *   WA_λ    Acc(r_{(1−λ)φ_a + λφ_b})          weights interpolated in memory (warm_lmc_interpolate)
+ *   ENS_λ   Acc((1−λ) r_{φ_a} + λ r_{φ_b})    rewards interpolated: (float)((1−λ) r_a + λ r_b) in double
+ *   Diag_λ  (1−λ) Acc(φ_a) + λ Acc(φ_b)       the straight line between the endpoints
+ * each with both accuracy rules (acc_ge, the paper's; acc_gt). The endpoints are scored once (their rewards
+ * give ENS and Diag at every λ and WA at λ = 0 and 1, where the interpolation returns φ_a and φ_b bit for
+ * bit); WA is scored once per interior λ. Every model scores the union of the subsets once; a subset's
+ * numbers are those of its rows (the packed engine gives a row the same bits whatever else is scored).
+ * No file is written: one warm_model holds the interpolated weights.
+ */
+#include "warm/merge.h"
+
+typedef struct {
+    int grid;               /* λ_i = i / (grid − 1), i = 0..grid−1; 2..1001. 0.5 is on it iff grid is odd */
+    const char *subset;     /* warm_eval_subsets spec; NULL: every subset */
+    warm_eval_opts eval;    /* engine, memory bound, progress (advanced by pairs; grid evaluations of the
+                               union in all: the 2 endpoints and the grid − 2 interior λ) */
+} warm_lmc_opts;
+/* grid 11, every subset, default scoring options. */
+warm_lmc_opts warm_lmc_opts_default(void);
+
+typedef struct {
+    double lambda;
+    double wa_ge, wa_gt;     /* weight average */
+    double ens_ge, ens_gt;   /* prediction ensemble */
+    double diag_ge, diag_gt; /* straight line between the endpoints' accuracies */
+} warm_lmc_point;
+
+typedef struct {
+    char name[96];           /* as warm_eval_subsets names it */
+    int32_t split;           /* index into the data's split_names; -1: rows without a split */
+    int corrupted;           /* -1 any, 0 clean rows, 1 corrupted rows */
+    int64_t n;               /* pairs */
+    warm_lmc_point *pts;     /* (n_lambda) */
+    /* At λ = 0.5 (NAN when the grid lacks it): WA − Diag and WA − ENS, with each rule. */
+    double gain_wa_diag_ge, gain_wa_ens_ge, gain_wa_diag_gt, gain_wa_ens_gt;
+} warm_lmc_subset;
+
+typedef struct {
+    int n_lambda;
+    double *lambda;          /* (n_lambda) */
+    int mid;                 /* index of λ = 0.5, or -1 */
+    int n_subsets;
+    warm_lmc_subset *subsets; /* (n_subsets) */
+    int64_t n_scored;        /* pairs in the union of the subsets */
+    int n_evals;             /* model evaluations of the union (2 + interior λ) */
+    double seconds;          /* wall time spent scoring */
+} warm_lmc_result;
+/* Frees the arrays (safe on a zeroed result). */
+void warm_lmc_result_free(warm_lmc_result *r);
+
+/*
+ * Checks that a and b can be interpolated: the same GPT-2 config (sizes, heads, token ids; training-only
+ * fields such as dropout may differ), the same tensor names (canonical keys) with the same shapes, and a
+ * tensor floating in one exactly when it is in the other (the model's tensors must be F32/F16/BF16:
+ * warm_lmc_interpolate). WARM_ERR_MISMATCH naming the tensor or field and both paths (WARM_ERR_FORMAT when
+ * a checkpoint has no config); cfg (may be NULL) receives a's config.
+ */
+warm_status warm_lmc_check(const warm_ckpt *a, const warm_ckpt *b, warm_config *cfg, warm_error *err);
+
+/*
+ * m->params = (1 − λ) φ_a + λ φ_b (warm_merge_into_model with coefficients (1 − λ, λ), accumulated in double,
+ * rounded once to F32). λ = 0 and 1 give the endpoints bit for bit (the other input is not read); λ = 0.5
+ * gives the bits of the uniform merge of a and b (`warm merge a b`, F32 output). m must have the inputs'
+ * config (warm_lmc_check).
+ */
+warm_status warm_lmc_interpolate(warm_model *m, const warm_ckpt *a, const warm_ckpt *b, double lambda,
+                                 warm_error *err);
+
+/*
+ * The diagnostic on the pairs of d (loaded with a vocabulary and context the model covers). o NULL:
+ * defaults. On success *r is filled (release with warm_lmc_result_free). Errors: warm_lmc_check's, a bad
+ * grid or subset spec, no pairs (WARM_ERR_ARG), data outside the model's vocabulary or context
+ * (WARM_ERR_MISMATCH), scoring errors, out of memory.
+ */
+warm_status warm_lmc_run(const warm_ckpt *a, const warm_ckpt *b, const warm_prefs *d, const warm_lmc_opts *o,
+                         warm_lmc_result *r, warm_error *err);
+
+/*
+ * Writes r as CSV, atomically (temp file, fsync, rename): header
+ *   subset,lambda,wa_acc_ge,wa_acc_gt,ens_acc_ge,ens_acc_gt,diag_acc_ge
+ * then one row per subset and λ (subsets in order, λ ascending); numbers with %.10g, NaN as "nan"; a subset
+ * name holding a comma, quote or newline is quoted (RFC 4180).
+ */
+warm_status warm_lmc_write_csv(const warm_lmc_result *r, const char *path, warm_error *err);
+
 #endif
