@@ -90,6 +90,7 @@ test: deps
 
 # `make demo`: the most complete real job that exists (see README).
 demo: deps
+	@sh scripts/install-deps.sh plot
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
 	sh scripts/demo.sh $(WARM)
 

@@ -2,7 +2,8 @@
 # The demo job (`make demo`): the embedded task's world, then the pipeline stages that exist so far:
 # task -> pretraining -> SFT with kept (Baklava) checkpoints -> oracle-labelled preference pairs (clean and
 # 25 % corrupted) -> task statistics -> linear probe -> 4 reward models (sweep) -> WARM (weight average) ->
-# evaluation of members, WARM and ENS. Best-of-N, LMC sweeps and the report join as they land.
+# evaluation of members, WARM and ENS -> one LMC sweep with figures. Best-of-N and the report join as
+# they land.
 # Usage: scripts/demo.sh WARM_BINARY [OUT_DIR]   (OUT_DIR defaults to demo-out; reruns resume finished stages)
 set -eu
 WARM=${1:?usage: demo.sh WARM_BINARY [OUT_DIR]}
@@ -71,5 +72,11 @@ echo "-- members and ENS (mean of their rewards: 4 models at inference)"
 # shellcheck disable=SC2086
 "$WARM" eval --rm $(echo $MEMBERS | tr ' ' ',') --data "$OUT/prefs_clean.jsonl" --subset 'split=val|ood' \
   --ens mean --json "$OUT/eval_members.json"
+done_stage
+
+stage "lmc: WA vs ENS vs the diagonal between members 00 and 01 (11 lambdas, ID val and OOD)"
+"$WARM" lmc --a "$OUT/sweep/member-00/final.safetensors" --b "$OUT/sweep/member-01/final.safetensors" \
+  --data "$OUT/prefs_clean.jsonl" --subset 'split=val|ood' --grid 11 -o "$OUT/lmc.csv" --json "$OUT/lmc.json" \
+  --plot "$OUT/lmc"
 done_stage
 echo "   outputs in $OUT/"
