@@ -456,6 +456,65 @@ static void test_config_json(void **state) {
     assert_non_null(strstr(err.msg, "reorder_and_upcast_attn"));
 }
 
+/* A bare-named GPT-2 file (as saved from GPT2Model, no "transformer." prefix) with the legacy attn.bias /
+ * attn.masked_bias buffers loads into the model; the buffers are skipped; a missing head is allowed only
+ * when asked; a tensor given under both spellings is refused. */
+static void test_load_bare_names_legacy(void **state) {
+    (void)state;
+    warm_model a;
+    make_model(&a, 30, 8, 2, 2, 8, 0.1f, 5, 0.05f);
+    int n = a.n_tensors - 1 + 2 * a.cfg.n_layer; /* all but score, plus 2 buffers per layer */
+    warm_st_spec *specs = calloc((size_t)n, sizeof *specs);
+    const float **data = calloc((size_t)n, sizeof *data);
+    char (*names)[64] = calloc((size_t)n, sizeof *names);
+    float *mask = calloc(64, sizeof(float)), minus = -1e4f;
+    int k = 0;
+    for (int i = 0; i < a.n_tensors - 1; i++, k++) {
+        const warm_tensor *t = &a.tensors[i];
+        snprintf(names[k], sizeof names[k], "%s", t->name + strlen("transformer."));
+        specs[k] = (warm_st_spec){names[k], WARM_DTYPE_F32, t->ndim, {t->shape[0], t->shape[1]}};
+        data[k] = a.params + t->offset;
+    }
+    for (int l = 0; l < a.cfg.n_layer; l++) {
+        snprintf(names[k], sizeof names[k], "h.%d.attn.bias", l);
+        specs[k] = (warm_st_spec){names[k], WARM_DTYPE_F32, 4, {1, 1, 8, 8}};
+        data[k++] = mask;
+        snprintf(names[k], sizeof names[k], "h.%d.attn.masked_bias", l);
+        specs[k] = (warm_st_spec){names[k], WARM_DTYPE_F32, 0, {0}};
+        data[k++] = &minus;
+    }
+    char dir[64], path[128];
+    test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bare.safetensors", dir);
+    warm_error err;
+    assert_int_equal(warm_st_write(path, specs, data, n, NULL, NULL, 0, &err), WARM_OK);
+    warm_st_file f;
+    assert_int_equal(warm_st_open(&f, path, &err), WARM_OK);
+    warm_model b;
+    assert_int_equal(warm_model_init(&b, &a.cfg, &err), WARM_OK);
+    assert_int_not_equal(warm_model_load_weights(&b, &f, 0, NULL, &err), WARM_OK);
+    assert_non_null(strstr(err.msg, "score.weight"));
+    int head = 1;
+    assert_int_equal(warm_model_load_weights(&b, &f, 1, &head, &err), WARM_OK);
+    assert_int_equal(head, 0);
+    for (int i = 0; i < a.n_tensors - 1; i++) /* per tensor: make_model also perturbed the alignment padding */
+        assert_memory_equal(a.params + a.tensors[i].offset, b.params + b.tensors[i].offset, a.tensors[i].numel * sizeof(float));
+    warm_st_close(&f);
+    /* the same tensor under both spellings */
+    specs[0].name = "transformer.wte.weight";
+    warm_st_spec two[2] = {specs[0], specs[0]};
+    two[1].name = "wte.weight";
+    const float *d2[2] = {data[0], data[0]};
+    assert_int_equal(warm_st_write(path, two, d2, 2, NULL, NULL, 0, &err), WARM_OK);
+    assert_int_equal(warm_st_open(&f, path, &err), WARM_OK);
+    assert_int_not_equal(warm_model_load_weights(&b, &f, 1, NULL, &err), WARM_OK);
+    assert_non_null(strstr(err.msg, "twice"));
+    warm_st_close(&f);
+    free(specs); free(data); free(names); free(mask);
+    warm_model_free(&a);
+    warm_model_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_deterministic), cmocka_unit_test(test_config_json),
@@ -463,7 +522,7 @@ int main(void) {
         cmocka_unit_test(test_decode_matches_forward), cmocka_unit_test(test_padded_rewards),
         cmocka_unit_test(test_save_load_resume),   cmocka_unit_test(test_freeze_body),
         cmocka_unit_test(test_thread_invariance),  cmocka_unit_test(test_sampler),
-        cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_generate_greedy),    cmocka_unit_test(test_load_bare_names_legacy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
