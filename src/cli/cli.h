@@ -87,6 +87,8 @@ int cli_cmd_train_rm(int argc, char **argv);
 int cli_cmd_sweep(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_score(int argc, char **argv);
+int cli_cmd_lmc(int argc, char **argv);
+int cli_cmd_bon(int argc, char **argv);
 /* ---- add new commands above this line (cli_cmd_init, cli_cmd_inspect, ...) ---- */
 
 #endif
