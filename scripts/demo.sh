@@ -2,8 +2,8 @@
 # The demo job (`make demo`): the embedded task's world, then the pipeline stages that exist so far:
 # task -> pretraining -> SFT with kept (Baklava) checkpoints -> oracle-labelled preference pairs (clean and
 # 25 % corrupted) -> task statistics -> linear probe -> 4 reward models (sweep) -> WARM (weight average) ->
-# evaluation of members, WARM and ENS -> one LMC sweep with figures. Best-of-N and the report join as
-# they land.
+# evaluation of members, WARM and ENS -> one LMC sweep with figures -> best-of-n (WARM, best member, ENS)
+# against the gold reward. The report with the paper's claims joins when issue 7 lands.
 # Usage: scripts/demo.sh WARM_BINARY [OUT_DIR]   (OUT_DIR defaults to demo-out; reruns resume finished stages)
 set -eu
 WARM=${1:?usage: demo.sh WARM_BINARY [OUT_DIR]}
@@ -78,5 +78,14 @@ stage "lmc: WA vs ENS vs the diagonal between members 00 and 01 (11 lambdas, ID 
 "$WARM" lmc --a "$OUT/sweep/member-00/final.safetensors" --b "$OUT/sweep/member-01/final.safetensors" \
   --data "$OUT/prefs_clean.jsonl" --subset 'split=val|ood' --grid 11 -o "$OUT/lmc.csv" --json "$OUT/lmc.json" \
   --plot "$OUT/lmc"
+done_stage
+
+stage "best-of-n: pool of 64 SFT samples for 100 val prompts; proxy vs control (gold) reward of the pick"
+M="$OUT/sweep"
+"$WARM" bon --task "$T" --policy "$OUT/sft/final.safetensors" --prompts "$T/prompts_val.jsonl" --limit 100 \
+  --pool 64 --n-max 64 --seed "$SEED" --selector "warm4=$OUT/warm4.safetensors" \
+  --selector "member00=$M/member-00/final.safetensors" \
+  --selector "ens4=$M/member-00/final.safetensors,$M/member-01/final.safetensors,$M/member-02/final.safetensors,$M/member-03/final.safetensors:ens=mean" \
+  -o "$OUT/bon"
 done_stage
 echo "   outputs in $OUT/"
