@@ -170,6 +170,22 @@ const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const
 
 /* ---- backward ---- */
 
+/* Linear backward that OVERWRITES dinp = dout W^T (GEMM with beta = 0: no zeroing pass over the scratch)
+ * and accumulates the weight and bias gradients. */
+static void linear_backward_set(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, int N, int C, int OC) {
+    warm_sgemm(0, 1, N, C, OC, 1.0f, dout, OC, weight, OC, 0.0f, dinp, C);
+    warm_linear_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC);
+}
+
+/* The gradient entering a residual branch: dres itself without dropout, else a masked copy in scratch. */
+static const float *branch_grad(warm_trainer *tr, size_t NC, float p, uint64_t key) {
+    if (p <= 0.0f) return tr->dres;
+    memcpy(tr->dln, tr->dres, NC * sizeof(float));
+    warm_dropout_backward(tr->dln, NC, p, key);
+    return tr->dln;
+}
+
 /* Backward from dlnf (N, C) (in tr->dln) through ln_f and every layer into m->grads. */
 static void body_backward(warm_trainer *tr) {
     warm_model *m = tr->m;
@@ -187,25 +203,19 @@ static void body_backward(warm_trainer *tr) {
         layer_acts *a = &tr->layers[l];
         const float *res = l == 0 ? tr->encoded : tr->layers[l - 1].res3;
         /* MLP block: dres flows through unchanged (residual) and into the branch. */
-        memcpy(tr->dln, tr->dres, NC * sizeof(float));
-        warm_dropout_backward(tr->dln, NC, pr, site_key(tr->key, l, SITE_MLP_OUT));
-        memset(tr->dfch_gelu, 0, NC * 4 * sizeof(float));
-        warm_linear_backward(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, tr->dln, a->fch_gelu, w.fcprojw, N, 4 * C, C);
+        const float *db = branch_grad(tr, NC, pr, site_key(tr->key, l, SITE_MLP_OUT));
+        linear_backward_set(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, db, a->fch_gelu, w.fcprojw, N, 4 * C, C);
         memset(tr->dfch, 0, NC * 4 * sizeof(float));
         warm_gelu_backward(tr->dfch, a->fch, tr->dfch_gelu, NC * 4);
-        memset(tr->datty, 0, NC * sizeof(float));
-        warm_linear_backward(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, N, C, 4 * C);
+        linear_backward_set(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, N, C, 4 * C);
         warm_layernorm_backward(tr->dres, dw.ln2w, dw.ln2b, tr->datty, a->res2, w.ln2w, a->ln2_mean, a->ln2_rstd, N, C);
         /* attention block */
-        memcpy(tr->dln, tr->dres, NC * sizeof(float));
-        warm_dropout_backward(tr->dln, NC, pr, site_key(tr->key, l, SITE_ATT_OUT));
-        memset(tr->datty, 0, NC * sizeof(float));
-        warm_linear_backward(tr->datty, dw.attprojw, dw.attprojb, tr->dln, a->atty, w.attprojw, N, C, C);
+        db = branch_grad(tr, NC, pr, site_key(tr->key, l, SITE_ATT_OUT));
+        linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
         memset(tr->dqkv, 0, NC * 3 * sizeof(float));
         warm_attention_backward(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
                                 tr->att_scratch);
-        memset(tr->dln, 0, NC * sizeof(float));
-        warm_linear_backward(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
+        linear_backward_set(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
         warm_layernorm_backward(tr->dres, dw.ln1w, dw.ln1b, tr->dln, res, w.ln1w, a->ln1_mean, a->ln1_rstd, N, C);
     }
     /* embeddings: rows scattered into wte by token id, positions into wpe; fixed row order (deterministic). */
