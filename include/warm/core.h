@@ -72,6 +72,10 @@ static inline int warm_dropout_keep(uint64_t key, uint64_t idx, float p) {
     return (float)(warm_hash64(key, idx) >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
+/* Reads a whole file into a NUL-terminated malloc'd buffer (*size = bytes, NUL excluded); NULL on failure with
+ * err naming the path. */
+char *warm_read_file(const char *path, size_t *size, warm_error *err);
+
 /* Monotonic wall-clock seconds. */
 double warm_time_now(void);
 

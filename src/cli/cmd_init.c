@@ -9,32 +9,6 @@
 #include "cli/cli.h"
 #include "warm/model.h"
 
-static char *read_text(const char *path, warm_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        warm_error_set(err, WARM_ERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path); return NULL; }
-            buf = nb;
-        }
-        size_t k = fread(buf + n, 1, 4096, f);
-        n += k;
-        if (k < 4096) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); warm_error_set(err, WARM_ERR_IO, "%s: read error", path); return NULL; }
-    buf[n] = 0;
-    return buf;
-}
-
 static const char *const presets[] = {"tiny", "S", "M", "gpt2", NULL};
 static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
 
@@ -77,7 +51,8 @@ int cli_cmd_init(int argc, char **argv) {
     warm_config cfg = warm_config_default(P[preset][0], P[preset][1], P[preset][2], P[preset][3], P[preset][4]);
     warm_status st = WARM_OK;
     if (config) {
-        char *js = read_text(config, &err);
+        size_t n;
+        char *js = warm_read_file(config, &n, &err);
         st = js ? warm_config_from_json(&cfg, js, &err) : err.code;
         if (js && st) warm_error_prefix(&err, "%s", config);
         free(js);

@@ -3,6 +3,7 @@
  */
 #include "warm/core.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,6 +129,29 @@ uint32_t warm_rng_below(warm_rng *r, uint32_t n) {
         }
     }
     return (uint32_t)(m >> 32);
+}
+
+char *warm_read_file(const char *path, size_t *size, warm_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        warm_error_set(err, WARM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) warm_error_set(err, WARM_ERR_IO, "%s: cannot seek", path);
+    else if (!(buf = malloc((size_t)len + 1))) warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    else if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        warm_error_set(err, WARM_ERR_IO, "%s: short read", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[len] = 0;
+        *size = (size_t)len;
+    }
+    return buf;
 }
 
 double warm_time_now(void) {

@@ -367,19 +367,8 @@ static char *read_sidecar_config(const char *path) {
     if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
     char cfgpath[4200];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
-    FILE *fp = fopen(cfgpath, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long n = ftell(fp);
-        if (n >= 0 && n < (1 << 24) && fseek(fp, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, fp) == (size_t)n) buf[n] = 0;
-            else { free(buf); buf = NULL; }
-        }
-    }
-    fclose(fp);
-    return buf;
+    size_t n;
+    return warm_read_file(cfgpath, &n, NULL); /* absent is not an error: the caller reports both sources */
 }
 
 warm_status warm_model_load(warm_model *m, const char *path, int allow_missing_head, warm_error *err) {

@@ -16,29 +16,6 @@ char *warm_task_path(const char *dir, const char *name) {
     return p;
 }
 
-char *warm_task_read_file(const char *path, size_t *size, warm_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        warm_error_set(err, WARM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) warm_error_set(err, WARM_ERR_IO, "%s: cannot seek", path);
-    else if (!(buf = malloc((size_t)len + 1))) warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    else if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        warm_error_set(err, WARM_ERR_IO, "%s: short read", path);
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[len] = 0;
-        *size = (size_t)len;
-    }
-    return buf;
-}
-
 warm_status warm_task_write_json(const char *path, const cJSON *root, warm_error *err) {
     char *text = cJSON_Print(root);
     if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);

@@ -338,7 +338,7 @@ warm_status warm_task_load(warm_task_world **out, const char *dir, warm_error *e
     size_t size = 0;
     warm_status s = tok_path && task_path ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
     if (s == WARM_OK) s = warm_tok_load(&tok, tok_path, err);
-    if (s == WARM_OK && !(text = warm_task_read_file(task_path, &size, err))) s = err ? err->code : WARM_ERR_IO;
+    if (s == WARM_OK && !(text = warm_read_file(task_path, &size, err))) s = err ? err->code : WARM_ERR_IO;
     cJSON *root = NULL;
     if (s == WARM_OK && !(root = cJSON_ParseWithLength(text, size)))
         s = warm_error_set(err, WARM_ERR_FORMAT, "%s: invalid JSON", task_path);

@@ -184,29 +184,6 @@ char *warm_tok_decode(const warm_tokenizer *t, const int32_t *ids, int n) {
 
 /* ---- JSON file ------------------------------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *size, warm_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        warm_error_set(err, WARM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) warm_error_set(err, WARM_ERR_IO, "%s: cannot seek", path);
-    else if (!(buf = malloc((size_t)len + 1))) warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    else if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        warm_error_set(err, WARM_ERR_IO, "%s: short read", path);
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[len] = 0;
-        *size = (size_t)len;
-    }
-    return buf;
-}
-
 /* Checks that obj has only the listed keys, each at most once. */
 static warm_status check_keys(const cJSON *obj, const char *const *keys, int nkeys, const char *path,
                               warm_error *err) {
@@ -275,7 +252,7 @@ static warm_status tok_from_json(warm_tokenizer **out, const cJSON *root, const 
 warm_status warm_tok_load(warm_tokenizer **out, const char *path, warm_error *err) {
     *out = NULL;
     size_t size = 0;
-    char *text = read_file(path, &size, err);
+    char *text = warm_read_file(path, &size, err);
     if (!text) return err ? err->code : WARM_ERR_IO;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
