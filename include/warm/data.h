@@ -113,6 +113,9 @@ warm_status warm_jsonl_write_line(warm_jsonl_writer *w, const char *line, warm_e
 warm_status warm_jsonl_writer_commit(warm_jsonl_writer *w, warm_error *err);
 void warm_jsonl_writer_abort(warm_jsonl_writer *w);
 
+/* Writes root as formatted (indented) JSON to path atomically, through the writer above. */
+warm_status warm_json_write(const char *path, const struct cJSON *root, warm_error *err);
+
 /* Interned names (split names of a data set): index = position in v. Zero-initialise. */
 typedef struct {
     char **v;

@@ -186,24 +186,6 @@ static cJSON *metrics_json(const char *model, const subset_t *s, const cell_t *c
     return o;
 }
 
-/* Writes root as formatted JSON, atomically. */
-static warm_status write_json(const char *path, const cJSON *root, warm_error *err) {
-    char *text = cJSON_Print(root);
-    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "eval: out of memory (JSON)");
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    if (!st) st = warm_jsonl_writer_commit(w, err);
-    else if (w) warm_jsonl_writer_abort(w);
-    free(text);
-    return st;
-}
-
 /* One row per scored pair: row index, line, id, split, corrupted, and [r+, r-] under each model's name. */
 static warm_status write_scores(const char *path, const warm_prefs *d, const int64_t *rows, int64_t n, int M,
                                 char (*names)[128], float *const *rc, float *const *rr, warm_error *err) {
@@ -467,7 +449,7 @@ static int run_eval(const eval_args *a) {
 
     if (a->json) {
         cJSON *root = build_json(a, &s, M);
-        st = root ? write_json(a->json, root, &err) : warm_error_set(&err, WARM_ERR_NOMEM, "eval: out of memory");
+        st = root ? warm_json_write(a->json, root, &err) : warm_error_set(&err, WARM_ERR_NOMEM, "eval: out of memory");
         cJSON_Delete(root);
         if (!st) printf("wrote %s\n", a->json);
     }

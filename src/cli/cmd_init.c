@@ -39,7 +39,7 @@ int cli_cmd_init(int argc, char **argv) {
     };
     warm_opts_cmd cmd = {.prog = "warm", .name = "init",
                          .desc = "Writes a freshly initialised GPT-2 model (GPT-2 initialisation from --seed) with\n"
-                                 "a zero-free reward head score.weight, under Hugging Face names.",
+                                 "a randomly initialised reward head score.weight, under Hugging Face names.",
                          .opts = opts, .nopts = CLI_NOPTS(opts),
                          .epilog = "example: warm init --preset S --seed 1 -o base.safetensors"};
     warm_opts_result res;

@@ -161,24 +161,6 @@ static cJSON *build_json(const lmc_args *a, const warm_prefs *d, const warm_lmc_
     return root;
 }
 
-/* Writes root as formatted JSON, atomically. */
-static warm_status write_json(const char *path, const cJSON *root, warm_error *err) {
-    char *text = cJSON_Print(root);
-    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "lmc: out of memory (JSON)");
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    if (!st) st = warm_jsonl_writer_commit(w, err);
-    else if (w) warm_jsonl_writer_abort(w);
-    free(text);
-    return st;
-}
-
 /* ---------------------------------------------------------------------------------------------------- */
 /* Figures                                                                                                */
 
@@ -360,7 +342,7 @@ static int run_lmc(const lmc_args *a) {
     }
     if (!st && a->json) {
         cJSON *root = build_json(a, &d, &r);
-        st = root ? write_json(a->json, root, &err) : warm_error_set(&err, WARM_ERR_NOMEM, "lmc: out of memory");
+        st = root ? warm_json_write(a->json, root, &err) : warm_error_set(&err, WARM_ERR_NOMEM, "lmc: out of memory");
         cJSON_Delete(root);
         if (!st) printf("wrote %s\n", a->json);
     }

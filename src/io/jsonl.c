@@ -465,3 +465,20 @@ warm_status warm_jsonl_writer_commit(warm_jsonl_writer *w, warm_error *err) {
 void warm_jsonl_writer_abort(warm_jsonl_writer *w) {
     if (w) writer_free(w, 1);
 }
+
+/* Formatted JSON through the atomic line writer. */
+warm_status warm_json_write(const char *path, const cJSON *root, warm_error *err) {
+    char *text = cJSON_Print(root);
+    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    warm_jsonl_writer *w = NULL;
+    warm_status s = warm_jsonl_writer_open(&w, path, err);
+    /* cJSON escapes newlines inside strings, so every '\n' of the text ends a line of the layout. */
+    for (char *line = text, *nl; s == WARM_OK && line; line = nl ? nl + 1 : NULL) {
+        if ((nl = strchr(line, '\n'))) *nl = 0;
+        s = warm_jsonl_write_line(w, line, err);
+    }
+    if (s == WARM_OK) s = warm_jsonl_writer_commit(w, err);
+    else warm_jsonl_writer_abort(w);
+    cJSON_free(text);
+    return s;
+}

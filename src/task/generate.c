@@ -209,7 +209,7 @@ static warm_status write_world(generator *g) {
     if (s == WARM_OK) s = warm_tok_save(tok, tok_path, g->err);
     if (s == WARM_OK) s = warm_task_world_from_json(&w, root, tok, task_path, g->err);
     else warm_tok_free(tok);
-    if (s == WARM_OK) s = warm_task_write_json(task_path, root, g->err);
+    if (s == WARM_OK) s = warm_json_write(task_path, root, g->err);
     warm_task_free(w);
     cJSON_Delete(root);
     free((void *)words);

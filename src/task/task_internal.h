@@ -119,8 +119,6 @@ warm_status warm_task_world_from_json(warm_task_world **out, const cJSON *root, 
 
 /* ---- file helpers (io.c); files are written with warm_jsonl_writer (warm/data.h) ---- */
 
-/* Writes root to path as cJSON_Print lays it out (indented, one newline at the end), atomically. */
-warm_status warm_task_write_json(const char *path, const cJSON *root, warm_error *err);
 /* path = dir + "/" + name, malloc'd; NULL on OOM. */
 char *warm_task_path(const char *dir, const char *name);
 
