@@ -100,10 +100,11 @@ bench: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
-# Regenerates the committed PyTorch golden fixtures (needs python3-torch).
+# Regenerates the committed fixtures: PyTorch golden files (python3-torch) and numpy-written merge inputs.
 fixtures:
 	@sh scripts/install-deps.sh bench
 	/usr/bin/python3 scripts/make_golden.py tests/fixtures
+	/usr/bin/python3 scripts/make_merge_fixtures.py tests/fixtures
 
 clean:
 	rm -rf build
@@ -112,7 +113,7 @@ help:
 	@echo "make demo      build and run the demo job"
 	@echo "make test      build and run every test (release + ASan/UBSan builds)"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
-	@echo "make fixtures  regenerate PyTorch golden fixtures"
+	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
 	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
