@@ -87,5 +87,8 @@ M="$OUT/sweep"
   --selector "member00=$M/member-00/final.safetensors" \
   --selector "ens4=$M/member-00/final.safetensors,$M/member-01/final.safetensors,$M/member-02/final.safetensors,$M/member-03/final.safetensors:ens=mean" \
   -o "$OUT/bon"
+if command -v gnuplot >/dev/null 2>&1; then
+  gnuplot -c "$(dirname "$0")/plot_bon.gp" "$OUT/bon/bon.csv" "$OUT/bon/bon" && echo "wrote $OUT/bon/bon.svg, $OUT/bon/bon.png"
+else echo "   (gnuplot not installed: no figure; bon.csv has the numbers)"; fi
 done_stage
 echo "   outputs in $OUT/"

@@ -1,0 +1,39 @@
+# plot_bon.gp — a `warm bon` CSV as the paper's Figure 6 (left): expected control (gold) reward of the
+# best-of-n pick against KL(BoN || SFT) = log n - (n-1)/n, one curve per selector, plus the proxy reward.
+#
+#   gnuplot -c scripts/plot_bon.gp BON.csv OUTBASE
+#
+# Writes OUTBASE.svg and OUTBASE.png (two panels: control reward, proxy reward). CSV columns (warm bon):
+# selector,n,kl,proxy_mean,control_mean,winrate_vs_sft,winrate_vs_ref; each selector's rows are contiguous.
+
+if (ARGC < 2) {
+    print "usage: gnuplot -c plot_bon.gp BON.csv OUTBASE"
+    exit status 2
+}
+csv = ARG1
+out = ARG2
+
+set encoding utf8
+set datafile separator ","
+# The selector names, in file order (column 1 of the data rows, header skipped).
+names = system(sprintf("awk -F, 'NR > 1 && !seen[$1]++ { printf \"%%s \", $1 }' '%s'", csv))
+sel(name, c) = (strcol(1) eq name) ? column(c) : NaN
+
+set xlabel "KL(BoN || SFT) = log n - (n-1)/n  (nats)"
+set grid
+set key below horizontal noenhanced
+do for [fmt in "svg png"] {
+    if (fmt eq "svg") { set terminal svg size 900,420 dynamic } else { set terminal pngcairo size 900,420 }
+    set output sprintf("%s.%s", out, fmt)
+    set multiplot layout 1,2
+    set title "control (gold) reward of the pick"
+    set ylabel "expected gold reward"
+    plot for [i = 1:words(names)] csv using (sel(word(names, i), 3)):(sel(word(names, i), 5)) skip 1 \
+         with linespoints lw 2 pt 7 ps 0.5 title word(names, i)
+    set title "proxy reward of the pick"
+    set ylabel "expected proxy reward"
+    plot for [i = 1:words(names)] csv using (sel(word(names, i), 3)):(sel(word(names, i), 4)) skip 1 \
+         with linespoints lw 2 pt 7 ps 0.5 title word(names, i)
+    unset multiplot
+    set output
+}
