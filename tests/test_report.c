@@ -1,0 +1,440 @@
+/*
+ * test_report.c — `warm report` (warm/report.h): a synthetic demo run written here (run.json, plan.json, eval,
+ * lmc, bon, toy and task-stats files in the documented formats, with hand-constructed numbers) gives the
+ * expected verdicts: every claim holds on the base run; C1 flips when one WA value of one lmc file drops
+ * below Diag - tol (so the numbers are read from the files); C3 counts the gains in order; C17 follows the toy
+ * file; absent bon files and an absent plan make the claims "not measured" and name the files; a malformed
+ * lmc file or a duplicate key is an error naming the file and key, and leaves no output (atomic write); the
+ * report is byte-identical when written twice and has a row per claim.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "warm/report.h"
+
+/* What to change in the base run. */
+typedef struct {
+    int break_c1;     /* seed pair, ood: WA at lambda 0.3 set to Diag - 0.1 */
+    int swap_lr_sft;  /* lr and sft midpoint gains swapped (C3: 2 of 3 in order) */
+    int no_bon;       /* bon files not written */
+    int bad_lmc;      /* seed pair, ood: wa_acc_ge with 10 numbers */
+    int dup_key;      /* run.json has "seed" twice */
+    int toy_false;    /* toy.json: holds = false */
+    int no_plan;      /* plan.json not written */
+} variant;
+
+static FILE *open_w(const char *dir, const char *rel) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    mkdir(path, 0755); /* one level below dir is enough for this layout */
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    return f;
+}
+
+/* A JSON array of 11 numbers: base + w * 4 lambda (1 - lambda) along Diag from a to b; `bad` drops one. */
+static void series(FILE *f, const char *key, double a, double b, double w, int override_i, double override_v,
+                   int count) {
+    fprintf(f, "\"%s\":[", key);
+    for (int i = 0; i < count; i++) {
+        double l = i / 10.0, d = a + (b - a) * l, v = d + w * 4 * l * (1 - l);
+        if (i == override_i) v = override_v;
+        fprintf(f, "%s%.6f", i ? "," : "", v);
+    }
+    fprintf(f, "]");
+}
+
+/* One lmc subset: midpoint WA - Diag = gw, ENS - Diag = ge (both times 4 lambda (1 - lambda)). */
+static void lmc_subset(FILE *f, const char *name, int first, double gw, double ge, int break_wa, int bad) {
+    double a = 0.60, b = 0.62;
+    fprintf(f, "%s{\"name\":\"%s\",\"split\":\"%s\",\"corrupted\":null,\"n\":400,", first ? "" : ",", name, name);
+    series(f, "wa_acc_ge", a, b, gw, break_wa ? 3 : -1, a + (b - a) * 0.3 - 0.1, bad ? 10 : 11);
+    fprintf(f, ",");
+    series(f, "wa_acc_gt", a, b, gw, -1, 0, 11);
+    fprintf(f, ",");
+    series(f, "ens_acc_ge", a, b, ge, -1, 0, 11);
+    fprintf(f, ",");
+    series(f, "diag_acc_ge", a, b, 0, -1, 0, 11);
+    fprintf(f, ",\"midpoint\":null}");
+}
+
+static void lmc_file(const char *dir, const char *rel, double g_ood, double g_val, int break_wa, int bad) {
+    FILE *f = open_w(dir, rel);
+    fprintf(f, "{\"a\":\"x\",\"b\":\"y\",\"pairs\":800,\"grid\":11,\"lambda\":[0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,"
+               "0.9,1],\"subsets\":[");
+    lmc_subset(f, "val", 1, g_val, 0.8 * g_val, 0, 0);
+    lmc_subset(f, "ood", 0, g_ood, 0.8 * g_ood, break_wa, bad);
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+static void lmc_corrupt_file(const char *dir, const char *rel) {
+    FILE *f = open_w(dir, rel);
+    fprintf(f, "{\"grid\":11,\"lambda\":[0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1],\"subsets\":[");
+    lmc_subset(f, "train-corrupt", 1, -0.05, 0.01, 0, 0);
+    lmc_subset(f, "train-clean", 0, 0.0, 0.01, 0, 0);
+    lmc_subset(f, "val", 0, 0.01, 0.01, 0, 0);
+    lmc_subset(f, "ood", 0, 0.02, 0.01, 0, 0);
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+static void eval_file(const char *dir, const char *rel, const char *const *models, const double *ood, int n,
+                      const char *ens, double ens_ood) {
+    FILE *f = open_w(dir, rel);
+    fprintf(f, "{\"data\":\"prefs.jsonl\",\"pairs\":800,\"models\":[");
+    for (int i = 0; i < n; i++) fprintf(f, "%s{\"name\":\"%s\",\"path\":\"p\"}", i ? "," : "", models[i]);
+    fprintf(f, "],\"ensemble\":");
+    if (ens) fprintf(f, "{\"name\":\"%s\",\"kind\":\"mean\"}", ens);
+    else fprintf(f, "null");
+    fprintf(f, ",\"subsets\":[{\"name\":\"val\",\"n\":400},{\"name\":\"ood\",\"n\":400}],\"results\":[");
+    for (int i = 0; i <= n; i++) {
+        if (i == n && !ens) break;
+        const char *m = i < n ? models[i] : ens;
+        double acc = i < n ? ood[i] : ens_ood;
+        fprintf(f, "%s{\"model\":\"%s\",\"subset\":\"val\",\"n\":400,\"acc_ge\":%.4f,\"acc_gt\":0.5},"
+                   "{\"model\":\"%s\",\"subset\":\"ood\",\"n\":400,\"acc_ge\":%.4f,\"acc_gt\":0.5}",
+                i ? "," : "", m, acc + 0.01, m, acc);
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+/* Selectors with control(n) = base + step * log2(n) for n > 1 (all -0.35 at n = 1). */
+typedef struct {
+    const char *name;
+    double base, step, win_sft_step, win_ref;
+} sel;
+
+static void bon_file(const char *dir, const char *rel, const sel *s, int n) {
+    FILE *f = open_w(dir, rel);
+    fprintf(f, "{\"config\":{\"n_prompts\":10,\"pool\":4,\"n_max\":4},\"ref\":\"warm3\",\"sft_control_mean\":-0.35,"
+               "\"selectors\":[");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"name\":\"%s\",\"models\":[],\"ens\":null,\"points\":[", i ? "," : "", s[i].name);
+        for (int k = 0; k < 3; k++) {
+            int nn = 1 << k;
+            double c = k ? s[i].base + s[i].step * k : -0.35;
+            double ws = 0.5 + s[i].win_sft_step * k, wr = k ? s[i].win_ref : 0.5;
+            fprintf(f, "%s{\"n\":%d,\"kl\":%.6f,\"proxy_mean\":0,\"control_mean\":%.4f,\"winrate_vs_sft\":%.4f,"
+                       "\"winrate_vs_ref\":%.4f}", k ? "," : "", nn, log(nn) - (nn - 1.0) / nn, c, ws, wr);
+        }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "],\"n\":[1,2,4]}\n");
+    fclose(f);
+}
+
+static const char *const member_names[3] = {"m1", "m2", "m3"};
+
+static void setup_json(FILE *f, const char *name, double corrupt, int baklava) {
+    fprintf(f, "{\"name\":\"%s\",\"corrupt\":%g,\"prefs\":\"prefs_%s.jsonl\",\"members\":[", name, corrupt, name);
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "%s{\"name\":\"%s\",\"path\":\"sweep_%s/%s/final.safetensors\",\"rank\":%d,\"init\":"
+                   "\"sft/step-0000800.safetensors\",\"lr\":1e-4,\"dropout\":0.1,\"seed\":%d,\"val_acc\":0.6,"
+                   "\"ood_val_acc\":%.2f}",
+                i ? "," : "", member_names[i], name, member_names[i], i + 1, i + 4, 0.6 - 0.01 * i);
+    fprintf(f, "],\"eval_members\":\"eval/%s_members.json\",\"eval_topm\":\"eval/%s_topm.json\",", name, name);
+    fprintf(f, "\"bon\":{\"json\":\"bon_%s/bon.json\",\"best\":\"best\",\"warm2\":\"warm2\",\"warm_big\":\"warm3\","
+               "\"warm_big_m\":3,\"ens2\":\"ens2\",\"baklava\":",
+            name);
+    if (baklava) fprintf(f, "{\"warm\":\"bak_warm\",\"ens\":\"bak_ens\",\"a\":\"bak_a\",\"b\":\"bak_b\"}");
+    else fprintf(f, "null");
+    fprintf(f, "},\"figures\":{\"bon\":\"bon_%s/bon.svg\"}}", name);
+}
+
+static void write_plan(const char *dir) {
+    FILE *f = open_w(dir, "plan.json");
+    fprintf(f, "{\"format\":\"warm-demo-plan/1\",\"scale\":\"tiny\",\"seed\":1,\"eval_noise_note\":\"400 pairs\","
+               "\"setups\":[");
+    setup_json(f, "clean", 0.0, 1);
+    fprintf(f, ",");
+    setup_json(f, "corrupt", 0.25, 0);
+    fprintf(f, "],\"lmc\":[");
+    static const char *const kinds[6] = {"ckpt", "seed", "lr", "sft", "scratch", "corrupt"};
+    for (int i = 0; i < 6; i++)
+        fprintf(f, "%s{\"kind\":\"%s\",\"label\":\"pair %s\",\"setup\":\"%s\",\"json\":\"lmc/%s.json\","
+                   "\"figure\":\"lmc/%s_ood.svg\"}",
+                i ? "," : "", kinds[i], kinds[i], i == 5 ? "corrupt" : "clean", i == 5 ? "corrupt-1" : kinds[i],
+                kinds[i]);
+    fprintf(f, "],\"topm_figure\":\"fig/topm.svg\",\"toy\":\"toy.json\",\"task_stats\":\"task_stats.json\"}\n");
+    fclose(f);
+}
+
+static void write_run(const char *dir, const variant *v) {
+    FILE *f = open_w(dir, "run.json");
+    fprintf(f, "{\"format\":\"warm-demo-run/1\",\"scale\":\"tiny\",\"seed\":1,%s\"warm_version\":\"0.1.0\","
+               "\"started\":\"2026-11-27T15:00:00Z\",\"finished\":null,\"machine\":{\"cpu\":\"Test CPU\",\"cores\":2,"
+               "\"threads\":2,\"os\":\"Linux\"},\"stages\":[{\"name\":\"pretrain\",\"seconds\":34.1,\"status\":"
+               "\"done\"},{\"name\":\"sft\",\"seconds\":12.5,\"status\":\"done\"}]}\n",
+            v->dup_key ? "\"seed\":2," : "");
+    fclose(f);
+    if (!v->no_plan) write_plan(dir);
+    /* LMC: midpoint gains grow ckpt < seed < lr < sft; scratch below Diag. */
+    lmc_file(dir, "lmc/ckpt.json", 0.002, 0.001, 0, 0);
+    lmc_file(dir, "lmc/seed.json", 0.004, 0.002, v->break_c1, v->bad_lmc);
+    lmc_file(dir, "lmc/lr.json", v->swap_lr_sft ? 0.008 : 0.006, 0.003, 0, 0);
+    lmc_file(dir, "lmc/sft.json", v->swap_lr_sft ? 0.006 : 0.008, 0.004, 0, 0);
+    lmc_file(dir, "lmc/scratch.json", -0.05, -0.04, 0, 0);
+    lmc_corrupt_file(dir, "lmc/corrupt-1.json");
+    /* Members and top-M merges. */
+    static const double member_ood[3] = {0.60, 0.58, 0.55};
+    eval_file(dir, "eval/clean_members.json", member_names, member_ood, 3, "ens3", 0.62);
+    eval_file(dir, "eval/corrupt_members.json", member_names, member_ood, 3, "ens3", 0.61);
+    static const char *const topm_names[6] = {"bw1", "bw2", "bw3", "wb1", "wb2", "wb3"};
+    static const double topm_ood[6] = {0.60, 0.62, 0.63, 0.55, 0.58, 0.63};
+    eval_file(dir, "eval/clean_topm.json", topm_names, topm_ood, 6, NULL, 0);
+    eval_file(dir, "eval/corrupt_topm.json", topm_names, topm_ood, 6, NULL, 0);
+    /* BoN: WARM3 > WARM2 > ENS2 >= best at every n > 1; Baklava WARM above its ENS and members. */
+    if (!v->no_bon) {
+        const sel s[8] = {{"warm3", 0.50, 0.1, 0.1, 0.5},   {"warm2", 0.40, 0.1, 0.08, 0.45},
+                          {"ens2", 0.30, 0.1, 0.06, 0.44},  {"best", 0.20, 0.1, 0.05, 0.40},
+                          {"bak_warm", 0.45, 0.1, 0.08, 0.46}, {"bak_ens", 0.35, 0.1, 0.06, 0.45},
+                          {"bak_a", 0.25, 0.1, 0.05, 0.42},  {"bak_b", 0.25, 0.1, 0.05, 0.42}};
+        bon_file(dir, "bon_clean/bon.json", s, 8);
+        bon_file(dir, "bon_corrupt/bon.json", s, 4);
+    }
+    f = open_w(dir, "toy.json");
+    fprintf(f, "{\"claim\":\"C17\",\"config\":{\"p\":[0.3,0.9,1],\"M\":10,\"layers\":2},\"features\":["
+               "{\"feature\":0,\"p\":0.3,\"theory_ens\":0.3,\"theory_wa_M\":0.111,\"theory_wa_inf\":0.09,"
+               "\"mc_ens\":0.301,\"mc_wa\":0.112},{\"feature\":1,\"p\":0.9,\"theory_ens\":0.9,\"theory_wa_M\":0.819,"
+               "\"theory_wa_inf\":0.81,\"mc_ens\":0.899,\"mc_wa\":0.818},{\"feature\":2,\"p\":1,\"theory_ens\":1,"
+               "\"theory_wa_M\":1,\"theory_wa_inf\":1,\"mc_ens\":1,\"mc_wa\":1}],\"max_abs_z\":1.2,\"holds\":%s}\n",
+            v->toy_false ? "false" : "true");
+    fclose(f);
+    f = open_w(dir, "task_stats.json");
+    fprintf(f, "{\"sources\":[],\"splits\":{\"train\":{\"pairs\":2000,\"gold_ties\":3,\"corrupted\":500,"
+               "\"agree_gold\":0.74},\"ood\":{\"pairs\":400,\"gold_ties\":0,\"corrupted\":0,\"agree_gold\":0.98}}}\n");
+    fclose(f);
+}
+
+/* Removes dir and everything below it. */
+static void rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char path[1024];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(path);
+        else unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Builds a run for v in a fresh temp dir and computes its claims. */
+static warm_status run_claims(const variant *v, char *dir, size_t n, warm_report_claim *c, warm_error *err) {
+    test_tmpdir(dir, n);
+    write_run(dir, v);
+    return warm_report_claims(dir, c, NULL, err);
+}
+
+static const warm_report_claim *find(const warm_report_claim *c, const char *id) {
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++)
+        if (strcmp(c[i].id, id) == 0) return &c[i];
+    fail_msg("claim %s not in the table", id);
+    return NULL;
+}
+
+static void test_all_hold(void **state) {
+    (void)state;
+    char dir[64], out[128];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {0};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_OK);
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
+        if (c[i].verdict != WARM_REPORT_HOLDS) fail_msg("%s: %s (%s) [%s]", c[i].id,
+                                                        warm_report_verdict_str(c[i].verdict), c[i].detail,
+                                                        c[i].numbers);
+        assert_true(c[i].numbers[0] != 0);
+    }
+    assert_non_null(strstr(find(c, "C9")->numbers, "WARM M=3 stands in for M=6"));
+    /* The report: a row per claim, the summary, byte-identical when written twice. */
+    warm_report_summary sum;
+    assert_int_equal(warm_report_write(dir, NULL, &sum, &err), WARM_OK);
+    assert_int_equal(sum.holds, WARM_REPORT_NCLAIMS);
+    assert_int_equal(sum.does_not_hold + sum.not_measured, 0);
+    snprintf(out, sizeof out, "%s/report.md", dir);
+    size_t n1 = 0, n2 = 0;
+    char *t1 = warm_read_file(out, &n1, &err);
+    assert_non_null(t1);
+    static const char *const ids[WARM_REPORT_NCLAIMS] = {"C1", "C2", "C3", "C4", "C5", "C6",
+                                                         "C7", "C8", "C9", "C10", "C11", "C17"};
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
+        char row[16];
+        snprintf(row, sizeof row, "\n| %s |", ids[i]);
+        const char *line = strstr(t1, row);
+        if (!line) fail_msg("no row for %s", ids[i]);
+        /* Five cells: six unescaped '|' on the line. */
+        int bars = 0;
+        for (const char *p = line + 1; *p && *p != '\n'; p++) bars += *p == '|' && p[-1] != '\\';
+        if (bars != 6) fail_msg("row %s has %d cell separators", ids[i], bars);
+    }
+    assert_non_null(strstr(t1, "12 hold, 0 do not hold, 0 not measured"));
+    assert_non_null(strstr(t1, "Test CPU"));
+    assert_null(strstr(t1, "![")); /* no figure file exists in the synthetic run */
+    assert_int_equal(warm_report_write(dir, NULL, NULL, &err), WARM_OK);
+    char *t2 = warm_read_file(out, &n2, &err);
+    assert_non_null(t2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    free(t1);
+    free(t2);
+    /* A figure that exists is linked, relative to the report. */
+    FILE *f = open_w(dir, "lmc/seed_ood.svg");
+    fclose(f);
+    char other[160];
+    snprintf(other, sizeof other, "%s/eval/r.md", dir);
+    assert_int_equal(warm_report_write(dir, other, NULL, &err), WARM_OK);
+    t1 = warm_read_file(other, &n1, &err);
+    assert_non_null(t1);
+    assert_non_null(strstr(t1, "](../lmc/seed_ood.svg)"));
+    free(t1);
+    rm_tree(dir);
+}
+
+static void test_c1_flips(void **state) {
+    (void)state;
+    char dir[64];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {.break_c1 = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_OK);
+    const warm_report_claim *c1 = find(c, "C1");
+    assert_int_equal(c1->verdict, WARM_REPORT_DOES_NOT_HOLD);
+    assert_non_null(strstr(c1->detail, "seed"));
+    assert_non_null(strstr(c1->detail, "0.30"));
+    assert_int_equal(find(c, "C4")->verdict, WARM_REPORT_HOLDS); /* the midpoint is untouched */
+    rm_tree(dir);
+}
+
+static void test_c3_order_and_toy(void **state) {
+    (void)state;
+    char dir[64];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {.swap_lr_sft = 1, .toy_false = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_OK);
+    assert_int_equal(find(c, "C3")->verdict, WARM_REPORT_DOES_NOT_HOLD);
+    assert_string_equal(find(c, "C3")->detail, "2 of 3 in order");
+    assert_int_equal(find(c, "C1")->verdict, WARM_REPORT_HOLDS);
+    assert_int_equal(find(c, "C17")->verdict, WARM_REPORT_DOES_NOT_HOLD);
+    rm_tree(dir);
+}
+
+static void test_missing_files(void **state) {
+    (void)state;
+    char dir[64], out[128];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {.no_bon = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_OK);
+    static const char *const bon_claims[3] = {"C9", "C10", "C11"};
+    for (int i = 0; i < 3; i++) {
+        const warm_report_claim *k = find(c, bon_claims[i]);
+        assert_int_equal(k->verdict, WARM_REPORT_NOT_MEASURED);
+        assert_non_null(strstr(k->detail, "bon_clean/bon.json missing"));
+    }
+    assert_int_equal(find(c, "C8")->verdict, WARM_REPORT_HOLDS);
+    warm_report_summary sum;
+    assert_int_equal(warm_report_write(dir, NULL, &sum, &err), WARM_OK);
+    assert_int_equal(sum.not_measured, 3);
+    assert_int_equal(sum.holds, WARM_REPORT_NCLAIMS - 3);
+    snprintf(out, sizeof out, "%s/report.md", dir);
+    size_t n = 0;
+    char *t = warm_read_file(out, &n, &err);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "not measured at this scale: bon_clean/bon.json missing"));
+    assert_non_null(strstr(t, "- `bon_corrupt/bon.json` (best-of-n)"));
+    free(t);
+    rm_tree(dir);
+
+    /* No plan: nothing can be measured, and the report still says so. */
+    variant np = {.no_plan = 1};
+    assert_int_equal(run_claims(&np, dir, sizeof dir, c, &err), WARM_OK);
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
+        assert_int_equal(c[i].verdict, WARM_REPORT_NOT_MEASURED);
+        assert_non_null(strstr(c[i].detail, "plan.json missing"));
+    }
+    rm_tree(dir);
+
+    /* Not a directory. */
+    assert_int_equal(warm_report_claims("/nonexistent/warm-run", c, NULL, &err), WARM_ERR_IO);
+}
+
+/* The run directory holds no report.md and no temporary file of one. */
+static void assert_no_output(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "report.md", 9) == 0) fail_msg("%s/%s left behind", dir, e->d_name);
+    closedir(d);
+}
+
+static void test_malformed(void **state) {
+    (void)state;
+    char dir[64], want[160];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {.bad_lmc = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s/lmc/seed.json: subsets[1].wa_acc_ge: expected an array of 11 numbers", dir);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(warm_report_write(dir, NULL, NULL, &err), WARM_ERR_FORMAT);
+    assert_string_equal(err.msg, want);
+    assert_no_output(dir);
+    rm_tree(dir);
+
+    variant d = {.dup_key = 1};
+    assert_int_equal(run_claims(&d, dir, sizeof dir, c, &err), WARM_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s/run.json: duplicate key \"seed\"", dir);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(warm_report_write(dir, NULL, NULL, &err), WARM_ERR_FORMAT);
+    assert_no_output(dir);
+    rm_tree(dir);
+
+    /* Not JSON at all, and a plan key of the wrong type. */
+    variant ok = {0};
+    test_tmpdir(dir, sizeof dir);
+    write_run(dir, &ok);
+    FILE *f = open_w(dir, "lmc/ckpt.json");
+    fprintf(f, "{\"grid\": 11, ");
+    fclose(f);
+    assert_int_equal(warm_report_claims(dir, c, NULL, &err), WARM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "lmc/ckpt.json: invalid JSON"));
+    f = open_w(dir, "plan.json");
+    fprintf(f, "{\"setups\":[],\"lmc\":[{\"kind\":\"ckpt\",\"json\":7}]}");
+    fclose(f);
+    assert_int_equal(warm_report_claims(dir, c, NULL, &err), WARM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "plan.json: lmc[0].json: expected a string"));
+    rm_tree(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_hold),         cmocka_unit_test(test_c1_flips),
+        cmocka_unit_test(test_c3_order_and_toy), cmocka_unit_test(test_missing_files),
+        cmocka_unit_test(test_malformed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
