@@ -192,6 +192,8 @@ typedef struct {
     int max_new;         /* most tokens per response [32] */
     uint64_t seed;       /* sampling, labelling and corruption [1] */
     int limit_train, limit_val, limit_ood; /* first K prompts of each split; 0 = all */
+    int ood_val;         /* the pairs of the first K OOD prompts get split "ood_val": a held-out OOD set to select
+                            members on, disjoint from the "ood" pairs reported as the OOD test [0] */
     float top_p;         /* [1] */
     int top_k;           /* [0] */
 } warm_task_prefs_config;
@@ -199,7 +201,8 @@ typedef struct {
 void warm_task_prefs_config_default(warm_task_prefs_config *c);
 
 typedef struct {
-    int64_t n[3];            /* pairs written per split: train, val, ood */
+    int64_t n[3];            /* pairs written per split: train, val, ood (ood_val included) */
+    int64_t n_ood_val;       /* OOD pairs written as split "ood_val" */
     int64_t n_corrupted;     /* train pairs with swapped labels */
     int64_t n_gold_agree[3]; /* pairs whose (uncorrupted) label agrees with the gold order (gold ties excluded) */
     int64_t n_gold_ties[3];

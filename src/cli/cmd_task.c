@@ -217,6 +217,9 @@ static int task_prefs(int argc, char **argv) {
          .help = "first K val prompts (0 = all)"},
         {.name = "limit-ood", .kind = WARM_OPT_INT, .dest = &c.limit_ood, .min = 0, .max = 1 << 30, .def = "0",
          .help = "first K OOD prompts (0 = all)"},
+        {.name = "ood-val", .kind = WARM_OPT_INT, .dest = &c.ood_val, .min = 0, .max = 1 << 30, .def = "0",
+         .help = "the pairs of the first K OOD prompts get split \"ood_val\": a held-out OOD set to rank "
+                 "members on, disjoint from the \"ood\" test pairs"},
         {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 9e18, .def = "1",
          .help = "seed of sampling, labels and corruption"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "JSONL", .required = 1,
@@ -256,6 +259,8 @@ static int task_prefs(int argc, char **argv) {
                    (long long)sum.n[i],
                    100.0 * (double)sum.n_gold_agree[i] / (double)(sum.n[i] - sum.n_gold_ties[i] > 0 ? sum.n[i] - sum.n_gold_ties[i] : 1),
                    (long long)sum.n_gold_ties[i]);
+        if (sum.n_ood_val) printf("  (%lld of the ood pairs have split \"ood_val\": held out for selection)\n",
+                                  (long long)sum.n_ood_val);
         printf("  %lld train labels corrupted (%.1f%%)\n", (long long)sum.n_corrupted,
                100.0 * (double)sum.n_corrupted / (double)(sum.n[0] ? sum.n[0] : 1));
     }

@@ -57,9 +57,9 @@ static char *resp_text(const warm_tokenizer *tok, const int32_t *ids, int n) {
 static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
 /* Labels the pair (index 0/1 of p->out), builds the JSON row and writes it. */
-static warm_status emit_pair(pair_ctx *p, warm_jsonl_writer *wr, int split, const char *id, const char *prompt_text,
-                             int plen, const char *src[2], warm_rng *rng, warm_task_prefs_summary *sum,
-                             warm_error *err) {
+static warm_status emit_pair(pair_ctx *p, warm_jsonl_writer *wr, int split, int held_out, const char *id,
+                             const char *prompt_text, int plen, const char *src[2], warm_rng *rng,
+                             warm_task_prefs_summary *sum, warm_error *err) {
     const warm_tokenizer *tok = warm_task_tokenizer(p->w);
     int mn = p->c->max_new;
     double g[2];
@@ -79,7 +79,7 @@ static warm_status emit_pair(pair_ctx *p, warm_jsonl_writer *wr, int split, cons
         s = warm_error_set(err, WARM_ERR_NOMEM, "prefs: out of memory");
     } else {
         if (id) cJSON_AddStringToObject(row, "id", id);
-        cJSON_AddStringToObject(row, "split", split_names[split]);
+        cJSON_AddStringToObject(row, "split", held_out ? "ood_val" : split_names[split]);
         cJSON_AddStringToObject(row, "prompt", prompt_text);
         cJSON_AddStringToObject(row, "chosen", tc);
         cJSON_AddStringToObject(row, "rejected", tr);
@@ -158,7 +158,9 @@ static warm_status run_split(pair_ctx *p, int split, const char *task_dir, const
         warm_rng_seed(&rng, warm_hash64(p->c->seed, ((uint64_t)split << 32) + (uint64_t)i));
         const char *src[2];
         if (!s) s = make_pair(p, split, plen, policy, ood, n_ood, &rng, src, err);
-        if (!s) s = emit_pair(p, wr, split, id, text, plen, src, &rng, sum, err);
+        int held_out = split == SPLIT_OOD && i < p->c->ood_val;
+        if (!s) s = emit_pair(p, wr, split, held_out, id, text, plen, src, &rng, sum, err);
+        sum->n_ood_val += held_out;
         i++;
         warm_progress_update(&prog, i);
     }

@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
     source_stats src[MAX_SOURCES];
     int n_src;
-    split_stats split[3];
+    split_stats split[4];
     int32_t *ids;     /* scratch */
 } stats_acc;
 
@@ -69,7 +69,7 @@ static warm_status source_add(source_stats *s, const warm_gold *g, warm_error *e
 
 static int split_index(const char *s) {
     if (!s) return -1;
-    return strcmp(s, "train") == 0 ? 0 : strcmp(s, "val") == 0 ? 1 : strcmp(s, "ood") == 0 ? 2 : -1;
+    return strcmp(s, "train") == 0 ? 0 : strcmp(s, "val") == 0 ? 1 : strcmp(s, "ood") == 0 ? 2 : strcmp(s, "ood_val") == 0 ? 3 : -1;
 }
 
 /* One prefs row: gold of both sides by source, agreement, length cue. */
@@ -186,13 +186,13 @@ static cJSON *report_sources(stats_acc *a, FILE *out) {
 }
 
 static cJSON *report_splits(stats_acc *a, FILE *out) {
-    static const char *names[3] = {"train", "val", "ood"};
+    static const char *names[4] = {"train", "val", "ood", "ood_val"};
     cJSON *obj = cJSON_CreateObject();
     fprintf(out, "\nlabels (agreement with the gold order excludes gold ties)\n"
                  "  %-6s %6s %6s %8s %8s %10s %9s %13s\n", "split", "pairs", "ties", "%agree", "%clean", "%corrupted",
             "%chosen", "%gold-better");
     fprintf(out, "  %-6s %6s %6s %8s %8s %10s %9s %13s\n", "", "", "", "", "agree", "agree", "longer", "longer");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         split_stats *s = &a->split[i];
         if (!s->pairs) continue;
         int64_t decided = s->pairs - s->ties;
