@@ -38,7 +38,7 @@ endif
 CFLAGS_ALL := $(BASE) $(OPT) $(CFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/io/*.c src/text/*.c src/train/*.c \
-                             src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c))
+                             src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c src/report/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
@@ -88,11 +88,14 @@ test: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=asan tests $(WARM:build/release/%=build/asan/%)
 	sh scripts/run-tests.sh build/release build/asan
 
-# `make demo`: the most complete real job that exists (see README).
+# `make demo`: the WARM pipeline on the embedded task, report in demo-out/report.md (docs/demo.md).
+# SCALE=tiny|small|full (default small: <= 10 minutes on 2 cores); OUT=DIR (default demo-out). Reruns resume.
+SCALE ?= small
+OUT ?= demo-out
 demo: deps
 	@sh scripts/install-deps.sh plot
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
-	sh scripts/demo.sh $(WARM)
+	$(WARM) demo --scale $(SCALE) --out $(OUT)
 
 # Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
 bench: deps
@@ -110,7 +113,7 @@ clean:
 	rm -rf build
 
 help:
-	@echo "make demo      build and run the demo job"
+	@echo "make demo      build and run the WARM pipeline + report (SCALE=tiny|small|full, OUT=demo-out)"
 	@echo "make test      build and run every test (release + ASan/UBSan builds)"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"

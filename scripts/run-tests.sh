@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.." || exit 2
 export WARM_SHARED_DATA
 # Tests too slow under ASan+UBSan without OpenMP (minutes of training): they run in the release build only;
 # the code they exercise is covered under the sanitizers by the smaller tests (test_train, test_task, ...).
-ASAN_SKIP="test_pipeline"
+ASAN_SKIP="test_pipeline test_demo"
 pass=0; fail=0; skipped=0; failed=""
 for dir in "$@"; do
   for t in "$dir"/tests/test_*; do

@@ -73,6 +73,19 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * err->code is WARM_ERR_ARG, i.e. the user passed a bad value the parser could not see). */
 int cli_fail(const char *cmd, const warm_error *err);
 
+/* ---- figures (plot.c) ---- */
+
+/* Full path of an executable named prog on PATH, into buf; 0 when there is none. */
+int cli_find_on_path(const char *prog, char *buf, size_t n);
+
+/* A file of the repository, e.g. "scripts/plot_lmc.gp": rel itself when readable (or when given = 1: the user
+ * named it, no fallback), else the copy beside the build the binary came from (build/<mode>/warm ->
+ * ../../rel). 1 when found (path in buf), else 0. */
+int cli_find_repo_file(const char *rel, int given, char *buf, size_t n);
+
+/* Runs `gnuplot -c script args...` (at most 8 args) and waits; 0 when it exited with status 0. */
+int cli_run_gnuplot(const char *gnuplot, const char *script, const char *const *args, int nargs);
+
 /* ---- command entry points: one line per command, in the same order as the table in main.c ---- */
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_init(int argc, char **argv);
@@ -89,6 +102,9 @@ int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_score(int argc, char **argv);
 int cli_cmd_lmc(int argc, char **argv);
 int cli_cmd_bon(int argc, char **argv);
+int cli_cmd_toy(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
 /* ---- add new commands above this line (cli_cmd_init, cli_cmd_inspect, ...) ---- */
 
 #endif

@@ -164,36 +164,6 @@ static cJSON *build_json(const lmc_args *a, const warm_prefs *d, const warm_lmc_
 /* ---------------------------------------------------------------------------------------------------- */
 /* Figures                                                                                                */
 
-/* Full path of an executable named prog on PATH, into buf; 0 when there is none. */
-static int find_on_path(const char *prog, char *buf, size_t n) {
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *colon = strchr(path, ':');
-        size_t len = colon ? (size_t)(colon - path) : strlen(path);
-        if (len > 0 && (size_t)snprintf(buf, n, "%.*s/%s", (int)len, path, prog) < n && access(buf, X_OK) == 0)
-            return 1;
-        path += len + (colon ? 1 : 0);
-    }
-    return 0;
-}
-
-/* The plot script: as given, else (default path missing from the working directory) the one of the
- * repository the binary was built in (build/<mode>/warm -> ../../scripts/plot_lmc.gp). */
-static int find_script(const lmc_args *a, char *buf, size_t n) {
-    snprintf(buf, n, "%s", a->plot_script);
-    if (access(buf, R_OK) == 0 || a->plot_script_given) return access(buf, R_OK) == 0;
-    char exe[4096];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) return 0;
-    exe[k] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return 0;
-    *slash = 0;
-    if ((size_t)snprintf(buf, n, "%s/../../%s", exe, a->plot_script) >= n) return 0;
-    return access(buf, R_OK) == 0;
-}
-
 /* A subset name as a file-name part: letters, digits, '-', '_' and '.' kept, anything else '_'. */
 static void file_part(const char *s, char *out, size_t n) {
     size_t k = 0;
@@ -206,45 +176,15 @@ static void file_part(const char *s, char *out, size_t n) {
     out[k] = 0;
 }
 
-/* Runs gnuplot -c script csv subset outbase; 0 on success. */
-static int run_gnuplot(const char *gnuplot, const char *script, const char *csv, const char *subset,
-                       const char *outbase) {
-    /* execv takes char *const[]: writable copies of the arguments. */
-    char a0[] = "gnuplot", a1[] = "-c";
-    char *a2 = strdup(script), *a3 = strdup(csv), *a4 = strdup(subset), *a5 = strdup(outbase);
-    int rc = -1;
-    if (a2 && a3 && a4 && a5) {
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid == 0) {
-            char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
-            execv(gnuplot, argv);
-            _exit(127);
-        }
-        int status = 0;
-        pid_t w = -1;
-        if (pid > 0) do
-                w = waitpid(pid, &status, 0);
-            while (w < 0 && errno == EINTR);
-        if (pid > 0 && w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) rc = 0;
-    }
-    free(a2);
-    free(a3);
-    free(a4);
-    free(a5);
-    return rc;
-}
-
 /* Figures of every subset; 0 when written or skipped (no gnuplot), -1 on a failure (printed). */
 static int make_plots(const lmc_args *a, const warm_lmc_result *r) {
     char gnuplot[4096], script[4096];
-    if (!find_on_path("gnuplot", gnuplot, sizeof gnuplot)) {
+    if (!cli_find_on_path("gnuplot", gnuplot, sizeof gnuplot)) {
         printf("note: gnuplot is not on PATH; no figures written (install gnuplot-nox, e.g. "
                "`sh scripts/install-deps.sh plot`, then plot %s with scripts/plot_lmc.gp)\n", a->out);
         return 0;
     }
-    if (!find_script(a, script, sizeof script)) {
+    if (!cli_find_repo_file(a->plot_script, a->plot_script_given, script, sizeof script)) {
         cli_error("lmc", "plot script %s not found (give --plot-script PATH)", a->plot_script);
         return -1;
     }
@@ -253,7 +193,8 @@ static int make_plots(const lmc_args *a, const warm_lmc_result *r) {
         char part[128], base[4096];
         file_part(r->subsets[j].name, part, sizeof part);
         snprintf(base, sizeof base, "%s_%s", a->plot, part);
-        if (run_gnuplot(gnuplot, script, a->out, r->subsets[j].name, base) != 0) {
+        const char *args[3] = {a->out, r->subsets[j].name, base};
+        if (cli_run_gnuplot(gnuplot, script, args, 3) != 0) {
             cli_error("lmc", "gnuplot failed for subset %s (%s)", r->subsets[j].name, script);
             fails++;
         } else {

@@ -16,6 +16,7 @@
 /* Registering a command is one row here (plus its declaration in cli.h). Pipeline order, then utilities. */
 static const warm_cli_command cli_commands[] = {
     /* ---- add new commands here: {"name", "one-line summary", cli_cmd_name}, ---- */
+    {"demo", "the WARM paper end to end on the embedded task, with report.md (--scale tiny|small|full)", cli_cmd_demo},
     {"task", "the embedded summarisation task: generate the world, score with the gold reward", cli_cmd_task},
     {"pretrain", "pretrain a GPT-2 language model on text", cli_cmd_pretrain},
     {"sft", "supervised fine-tuning on prompt/completion pairs (keeps Baklava checkpoints)", cli_cmd_sft},
@@ -28,6 +29,8 @@ static const warm_cli_command cli_commands[] = {
     {"eval", "evaluate reward models on preference pairs: accuracy (>= and >), ECE, ensembles", cli_cmd_eval},
     {"score", "add reward-model scores to the responses of a JSONL file (shared prompt prefix)", cli_cmd_score},
     {"bon", "best-of-n with a control reward: unbiased pool estimator, KL, win rates, per selector", cli_cmd_bon},
+    {"toy", "C17: Monte-Carlo check of the bag-of-features toy model (ENS ~ p_j, WA ~ p_j^2)", cli_cmd_toy},
+    {"report", "write report.md of a demo run: the paper's claims C1-C11, C17 computed from the run's files", cli_cmd_report},
     {"init", "write a freshly initialised GPT-2 model (safetensors)", cli_cmd_init},
     {"inspect", "validate safetensors files and list tensors, dtypes, shapes, config", cli_cmd_inspect},
     {"version", "print the version and build information", cli_cmd_version},
