@@ -862,6 +862,8 @@ static int st_bon(demo_ctx *c) {
         argkv(&a, "--seed", "%lld", (long long)c->seed);
         argkv(&a, "--selector", "warm%d=%s", B, path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], B));
         argkv(&a, "--selector", "warm2=%s", path(c, p, sizeof p, "merges/%s/bw2.safetensors", setups[k]));
+        if (r.n > B) /* the full scale's M = 10: every member */
+            argkv(&a, "--selector", "warm%d=%s", r.n, path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], r.n));
         argkv(&a, "--selector", "ens2=%s,%s:ens=mean", r.file[0], r.file[1]);
         argkv(&a, "--selector", "best=%s", r.file[0]);
         if (k == 0) {
