@@ -24,6 +24,11 @@ sel(name, c) = (strcol(1) eq name) ? column(c) : NaN
 
 set xlabel "KL(BoN || SFT) = log n - (n-1)/n  (nats)"
 set grid
+# More than 8 selectors: line types 9-12 get their own colours, dashed (the default cycle repeats 1-8).
+set linetype 9 lc rgb "#8b4513" dt 2
+set linetype 10 lc rgb "#2f4f4f" dt 2
+set linetype 11 lc rgb "#ff1493" dt 2
+set linetype 12 lc rgb "#808000" dt 2
 set key below horizontal noenhanced
 do for [fmt in "svg png"] {
     w = (base eq "") ? 900 : 1350
