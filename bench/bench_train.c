@@ -5,7 +5,9 @@
  *   decode: N samples from one prompt with the KV cache (shared prefix) vs a full recompute per token
  * FLOPs counted as bench/torch_bench.py does: train = (6 * 12 L C^2 + 12 L T C) per token (matmuls x3 for
  * forward+backward, attention QK^T and AV at full T); score = one third of that.
- * Usage: bench_train [S|M] [steps]   (threads: OMP_NUM_THREADS)
+ * The train step prunes its last layer to the pooled rows (warm_trainer_set_prune) unless told otherwise; the
+ * FLOP figure stays the nominal one of the full step, so with pruning it is an effective rate.
+ * Usage: bench_train [S|M] [steps] [prune|noprune|both]   (threads: OMP_NUM_THREADS; both: noprune, then prune)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +21,33 @@ static void die(const warm_error *e) {
     exit(1);
 }
 
+/* Seconds per reward-model step (3 warm-up steps, then `steps` timed), last layer pruned or not. */
+static double time_train(warm_trainer *tr, warm_model *m, const int32_t *tok, const int32_t *len, int P, int T,
+                         int steps, int prune) {
+    warm_adamw_config oc = warm_adamw_default(1e-5f);
+    oc.grad_clip = 1.0f;
+    warm_trainer_set_prune(tr, prune);
+    for (int s = 0; s < 3; s++) { /* warm-up */
+        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
+        warm_model_adamw_step(m, &oc, 0);
+    }
+    double t0 = warm_time_now();
+    for (int s = 0; s < steps; s++) {
+        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
+        warm_model_adamw_step(m, &oc, 0);
+    }
+    return (warm_time_now() - t0) / steps;
+}
+
 int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "S";
     int steps = argc > 2 ? atoi(argv[2]) : 10;
+    const char *mode = argc > 3 ? argv[3] : "prune";
+    int lo = 1, hi = 1; /* prune settings to run, in order */
+    if (strcmp(mode, "noprune") == 0) lo = hi = 0;
+    else if (strcmp(mode, "both") == 0) lo = 0;
+    else if (strcmp(mode, "prune") != 0) { fprintf(stderr, "bench_train: mode must be prune, noprune or both\n"); return 2; }
+    if (steps < 1) { fprintf(stderr, "bench_train: steps must be >= 1\n"); return 2; }
     int V = 8192, T, L, NH, C, P;
     if (strcmp(which, "S") == 0) { T = 128; L = 4; NH = 4; C = 256; P = 8; }
     else if (strcmp(which, "M") == 0) { T = 256; L = 6; NH = 6; C = 384; P = 4; }
@@ -39,23 +65,15 @@ int main(int argc, char **argv) {
     warm_rng_seed(&r, 3);
     for (int i = 0; i < B * T; i++) tok[i] = (int32_t)warm_rng_below(&r, (uint32_t)V);
     for (int b = 0; b < B; b++) len[b] = T;
-    warm_adamw_config oc = warm_adamw_default(1e-5f);
-    oc.grad_clip = 1.0f;
     double tokens = (double)B * T;
     double flops_tok_fwd = 2.0 * 12.0 * L * (double)C * C + 4.0 * L * (double)T * C;
 
-    for (int s = 0; s < 3; s++) { /* warm-up */
-        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
-        warm_model_adamw_step(&m, &oc, 0);
+    double dt, t0;
+    for (int prune = lo; prune <= hi; prune++) {
+        dt = time_train(tr, &m, tok, len, P, T, steps, prune);
+        printf("warm config=%s threads=%d what=train prune=%d tokens_per_s=%.0f gflops=%.1f ms_per_step=%.1f\n",
+               which, warm_num_threads(), prune, tokens / dt, 3.0 * flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
     }
-    double t0 = warm_time_now();
-    for (int s = 0; s < steps; s++) {
-        warm_trainer_bt_step(tr, tok, len, P, T, NULL, 0.0f, 1, (uint64_t)s, 1, NULL);
-        warm_model_adamw_step(&m, &oc, 0);
-    }
-    double dt = (warm_time_now() - t0) / steps;
-    printf("warm config=%s threads=%d what=train tokens_per_s=%.0f gflops=%.1f ms_per_step=%.1f\n", which,
-           warm_num_threads(), tokens / dt, 3.0 * flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
 
     float *rw = malloc((size_t)B * sizeof *rw);
     t0 = warm_time_now();

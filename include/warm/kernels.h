@@ -58,12 +58,33 @@ void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, c
                              int C, int NH, float p, uint64_t drop_key, float *scratch);
 
 /*
+ * Attention for one query row per sequence: row b of out (B, C) is the attention output of position qpos[b]
+ * (0 <= qpos[b] < T) of sequence b over its positions 0..qpos[b] in qkv (B, T, 3C); att (B, NH, T) receives
+ * that row's probabilities (zero past qpos[b]). Dropout uses the mask elements of warm_attention_forward
+ * (((b*NH + h)*T + qpos[b])*T + s), and the result is bit-identical to row (b, qpos[b]) of that kernel.
+ */
+void warm_attention_forward_rows(float *out, float *att, const float *qkv, const int32_t *qpos, int B, int T, int C,
+                                 int NH, float p, uint64_t drop_key);
+/* Backward of warm_attention_forward_rows: dout (B, C); dqkv (B, T, 3C) += dq at row qpos[b] and dk, dv at rows
+ * 0..qpos[b] of sequence b. Bit-identical to warm_attention_backward with a dout that is zero on every row but
+ * (b, qpos[b]). */
+void warm_attention_backward_rows(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  const int32_t *qpos, int B, int T, int C, int NH, float p, uint64_t drop_key);
+
+/*
  * Inverted dropout in place on x (n): x[i] *= keep(key, i) * (1/(1-p)), with keep = warm_dropout_keep (0 or 1)
  * and the reciprocal rounded to float first, as torch does (a dropped NaN stays NaN). p = 0 is a no-op.
  */
 void warm_dropout_forward(float *x, size_t n, float p, uint64_t key);
 /* dx[i] *= keep(key, i) * (1/(1-p)), in place (the same mask). */
 void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key);
+/*
+ * Dropout on R rows gathered from an (N, C) array: row r of x (R, C) is row rows[r] of the full array and uses
+ * its mask elements rows[r]*C + i, so the result equals those rows of warm_dropout_forward on the full array.
+ */
+void warm_dropout_forward_rows(float *x, const int32_t *rows, int R, int C, float p, uint64_t key);
+/* The same map on gathered gradient rows (backward of warm_dropout_forward_rows). */
+void warm_dropout_backward_rows(float *dx, const int32_t *rows, int R, int C, float p, uint64_t key);
 
 /*
  * Softmax cross-entropy over logits (N, V) with integer targets (N) and per-row weights w (N; NULL = all 1).

@@ -135,6 +135,16 @@ void warm_trainer_free(warm_trainer *tr);
 void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze);
 
 /*
+ * Last-layer pruning in warm_trainer_bt_step (on by default): only the pooled row of each sequence reaches the
+ * BT loss, so after ln_1 and c_attn the last layer, ln_f and their backward run on those B rows alone (dropout
+ * masks at the rows' original positions). Same loss, rewards and gradients as the full step up to float
+ * rounding: with B > 12 rows bit-identical except the last layer's c_proj / c_fc / mlp.c_proj weight gradients
+ * (sums over rows blocked differently; see train.c). About 75% of the last layer's work saved. on = 0 runs every row (for comparison). The LM step and warm_trainer_forward / _rewards
+ * always run every row.
+ */
+void warm_trainer_set_prune(warm_trainer *tr, int on);
+
+/*
  * Forward over tokens (B, T) right-padded with per-row lengths (1..T). train != 0 enables dropout with
  * counter-based masks keyed by dropout_key (same key -> same masks). Returns the final hidden states
  * (B, T, C) after ln_f (owned by the trainer, valid until the next call).

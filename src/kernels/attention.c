@@ -16,6 +16,12 @@
  * Each sum is a register accumulation over one index in ascending order; pass 2 reads the dS and Pd matrices
  * pass 1 stored, instead of scattering += into every dk/dv row for every t.
  *
+ * One query row per sequence (warm_attention_forward_rows / _backward_rows, the reward step's last layer, where
+ * only the pooled row of each sequence reaches the loss): row t = qpos[b] attends to keys 0..t of its own
+ * sequence. The per-row work (query_row, grad_row) is the same code as in the full kernels and the dropout
+ * mask keeps the full numbering, so forward equals row (b, qpos[b]) of the full kernel bit for bit, and
+ * backward equals the full backward with dout zero on every other row (see head_backward_row_body).
+ *
  * Parallelism and determinism: one (b, h) pair per work item (OpenMP collapse(2)). A pair reads its own head
  * columns and writes only its own head columns of out / dqkv and its own att block, so no two threads touch
  * the same output element, and within a pair every sum runs in a fixed order.
@@ -113,21 +119,34 @@ static float *alloc_or_die(size_t floats) {
     return w;
 }
 
-/* dst (T, HS) contiguous <- src rows with stride ld. */
-static WARM_INLINE void copy_rows(float *restrict dst, const float *restrict src, size_t ld, const att_dims *d) {
-    for (int s = 0; s < d->T; s++)
+/* dst (n, HS) contiguous <- the first n rows of src, row stride ld. */
+static WARM_INLINE void copy_first_rows(float *restrict dst, const float *restrict src, size_t ld, int n,
+                                        const att_dims *d) {
+    for (int s = 0; s < n; s++)
         memcpy(dst + (size_t)s * (size_t)d->HS, src + (size_t)s * ld, (size_t)d->HS * sizeof(float));
 }
 
-/* dst (nblk, HS, VW) <- rows of src (T, HS contiguous), transposed per block of VW rows; rows >= T are 0. */
-static WARM_INLINE void pack_blocks(float *restrict dst, const float *restrict src, const att_dims *d) {
+/* dst (T, HS) contiguous <- src rows with stride ld. */
+static WARM_INLINE void copy_rows(float *restrict dst, const float *restrict src, size_t ld, const att_dims *d) {
+    copy_first_rows(dst, src, ld, d->T, d);
+}
+
+/* dst (nblk, HS, VW) <- the first n rows of src (n, HS contiguous), transposed per block of VW rows; rows >= n
+ * are 0. */
+static WARM_INLINE void pack_first_blocks(float *restrict dst, const float *restrict src, int n,
+                                          const att_dims *d) {
     int HS = d->HS;
     memset(dst, 0, d->PK * sizeof(float));
-    for (int s = 0; s < d->T; s++) {
+    for (int s = 0; s < n; s++) {
         float *col = dst + (size_t)(s / VW) * (size_t)HS * VW + s % VW;
         const float *row = src + (size_t)s * (size_t)HS;
         for (int i = 0; i < HS; i++) col[(size_t)i * VW] = row[i];
     }
+}
+
+/* pack_first_blocks of all T rows. */
+static WARM_INLINE void pack_blocks(float *restrict dst, const float *restrict src, const att_dims *d) {
+    pack_first_blocks(dst, src, d->T, d);
 }
 
 /*
@@ -262,6 +281,25 @@ static WARM_INLINE void softmax_row(float *restrict P, float *restrict row, int 
 /* Forward workspace: packed keys (nblk, HS, VW), values (T, HS), a score row, a weight row. */
 static size_t fwd_ws_floats(const att_dims *d) { return round16(d->PK) + d->TH + 2 * d->TP; }
 
+/*
+ * Query row t of pair bh: P (T) <- softmax(q_t . k_s * scale, s <= t), y (HS) <- sum_s Pd[s] v_s, with kp the
+ * packed keys and vc the values (rows 0..t at least). row and wrow are scratch rows (TP). Shared by the full
+ * and the one-row-per-sequence kernels, so both compute a row the same way.
+ */
+static WARM_INLINE void query_row(float *y, float *P, const float *q_t, const float *kp, const float *vc, size_t bh,
+                                  int t, const att_dims *d, float *row, float *wrow) {
+    int n = t + 1;
+    dot_blocks(row, q_t, kp, round4(t / VW + 1), d->HS, d->scale);
+    softmax_row(P, row, n, d->T);
+    const float *w = P;
+    if (d->p > 0.0f) {
+        uint64_t base = drop_base(d, bh, t);
+        for (int s = 0; s < n; s++) wrow[s] = P[s] * drop_mult(d, base, s);
+        w = wrow;
+    }
+    weighted_rows(y, w, 1, vc, n, d->HS);
+}
+
 /* One (b, h) pair: out (T rows, head columns), att (T, T). */
 static WARM_INLINE void head_forward_body(float *out, float *att, const float *qkv, int b, int h, const att_dims *d,
                                           float *ws) {
@@ -272,20 +310,27 @@ static WARM_INLINE void head_forward_body(float *out, float *att, const float *q
     copy_rows(vc, q + d->C, d->C3, d); /* k, contiguous, then packed */
     pack_blocks(kp, vc, d);
     copy_rows(vc, q + 2 * (size_t)d->C, d->C3, d);
-    for (int t = 0; t < T; t++) {
-        int n = t + 1;
-        float *P = att + (bh * (size_t)T + (size_t)t) * (size_t)T;
-        dot_blocks(row, q + (size_t)t * d->C3, kp, round4(t / VW + 1), HS, d->scale);
-        softmax_row(P, row, n, T);
-        const float *w = P;
-        if (d->p > 0.0f) {
-            uint64_t base = drop_base(d, bh, t);
-            for (int s = 0; s < n; s++) wrow[s] = P[s] * drop_mult(d, base, s);
-            w = wrow;
-        }
-        weighted_rows(out + ((size_t)b * (size_t)T + (size_t)t) * (size_t)d->C + (size_t)h * (size_t)HS, w, 1, vc,
-                      n, HS);
-    }
+    for (int t = 0; t < T; t++)
+        query_row(out + ((size_t)b * (size_t)T + (size_t)t) * (size_t)d->C + (size_t)h * (size_t)HS,
+                  att + (bh * (size_t)T + (size_t)t) * (size_t)T, q + (size_t)t * d->C3, kp, vc, bh, t, d, row, wrow);
+}
+
+/*
+ * One (b, h) pair, one query row t = qpos[b]: out (B, C) row b and att (B, NH, T) row bh. Only keys and values
+ * 0..t are copied; dot_blocks still sweeps whole packed blocks, whose rows past t are zero and whose scores
+ * past t are never read, so every lane that is read is computed as in head_forward_body.
+ */
+static WARM_INLINE void head_forward_row_body(float *out, float *att, const float *qkv, const int32_t *qpos, int b,
+                                              int h, const att_dims *d, float *ws) {
+    int T = d->T, HS = d->HS, t = qpos[b];
+    size_t bh = (size_t)b * (size_t)d->NH + (size_t)h;
+    const float *q = qkv + (size_t)b * (size_t)T * d->C3 + (size_t)h * (size_t)HS;
+    float *kp = ws, *vc = kp + round16(d->PK), *row = vc + d->TH, *wrow = row + d->TP;
+    copy_first_rows(vc, q + d->C, d->C3, t + 1, d);
+    pack_first_blocks(kp, vc, t + 1, d);
+    copy_first_rows(vc, q + 2 * (size_t)d->C, d->C3, t + 1, d);
+    query_row(out + (size_t)b * (size_t)d->C + (size_t)h * (size_t)HS, att + bh * (size_t)T, q + (size_t)t * d->C3,
+              kp, vc, bh, t, d, row, wrow);
 }
 
 /*
@@ -295,6 +340,30 @@ static WARM_INLINE void head_forward_body(float *out, float *att, const float *q
 static size_t bwd_ws_floats(const att_dims *d) {
     size_t tt = round16((size_t)d->T * (size_t)d->T);
     return 4 * d->TH + round16(d->PK) + 2 * tt + d->TP + 2 * round16((size_t)d->HS);
+}
+
+/*
+ * Pass 1 for query row t of pair bh (probabilities P (t+1), output gradient g_t (HS)): ds (t+1) <- dS row with
+ * the score scale folded in, pd (t+1) <- Pd row (skipped when NULL, i.e. without dropout), dq_t (HS) <-
+ * sum_s dS[s] k_s. vp: packed values, kc: keys (rows 0..t at least), row: scratch (TP). Shared by the full and
+ * the one-row-per-sequence backward.
+ */
+static WARM_INLINE void grad_row(float *ds, float *pd, float *dq_t, const float *P, const float *g_t,
+                                 const float *vp, const float *kc, size_t bh, int t, const att_dims *d, float *row) {
+    int n = t + 1;
+    dot_blocks(row, g_t, vp, round4(t / VW + 1), d->HS, 1.0f); /* dPd */
+    if (pd) {
+        /* one mask evaluation per element: Pd = P * m and dP = dPd * m, m = mask / (1-p) */
+        uint64_t base = drop_base(d, bh, t);
+        for (int s = 0; s < n; s++) {
+            float m = drop_mult(d, base, s);
+            pd[s] = P[s] * m;
+            row[s] *= m;
+        }
+    }
+    float pdp = lane_dot(P, row, n);
+    for (int s = 0; s < n; s++) ds[s] = P[s] * (row[s] - pdp) * d->scale;
+    weighted_rows(dq_t, ds, 1, kc, n, d->HS);
 }
 
 /* One (b, h) pair: dqkv (T rows, head columns of the q, k, v blocks) += gradients. */
@@ -318,25 +387,9 @@ static WARM_INLINE void head_backward_body(float *dqkv, const float *dout, const
     if (d->p == 0.0f) Pd = NULL; /* then Pd = P, read from att */
 
     /* pass 1, per query row t: dS row, Pd row, dq_t */
-    for (int t = 0; t < T; t++) {
-        int n = t + 1;
-        const float *P = attb + (size_t)t * (size_t)T;
-        float *ds = dS + (size_t)t * (size_t)T;
-        dot_blocks(row, gc + (size_t)t * (size_t)HS, vp, round4(t / VW + 1), HS, 1.0f); /* dPd */
-        if (Pd) {
-            /* one mask evaluation per element: Pd = P * m and dP = dPd * m, m = mask / (1-p) */
-            float *pd = Pd + (size_t)t * (size_t)T;
-            uint64_t base = drop_base(d, bh, t);
-            for (int s = 0; s < n; s++) {
-                float m = drop_mult(d, base, s);
-                pd[s] = P[s] * m;
-                row[s] *= m;
-            }
-        }
-        float pdp = lane_dot(P, row, n);
-        for (int s = 0; s < n; s++) ds[s] = P[s] * (row[s] - pdp) * d->scale;
-        weighted_rows(dqw + (size_t)t * (size_t)HS, ds, 1, kc, n, HS);
-    }
+    for (int t = 0; t < T; t++)
+        grad_row(dS + (size_t)t * (size_t)T, Pd ? Pd + (size_t)t * (size_t)T : NULL, dqw + (size_t)t * (size_t)HS,
+                 attb + (size_t)t * (size_t)T, gc + (size_t)t * (size_t)HS, vp, kc, bh, t, d, row);
     /*
      * pass 2, per key row s: dk_s and dv_s sum over the query rows t >= s (column s of dS and Pd); then row s
      * of dqkv (its q, k and v parts) is updated in one go. Rows of dqkv are 12 KB apart in GPT-2 small, too
@@ -363,6 +416,47 @@ static WARM_INLINE void head_backward_body(float *dqkv, const float *dout, const
     }
 }
 
+/* Backward workspace of the one-row kernel: keys and values (T, HS), packed values, ds, pd, a dPd row (TP),
+ * the dq row (HS). */
+static size_t bwd_row_ws_floats(const att_dims *d) {
+    return 2 * d->TH + round16(d->PK) + 3 * d->TP + round16((size_t)d->HS);
+}
+
+/*
+ * One (b, h) pair, one query row t = qpos[b] with output gradient row b of dout (B, C): dqkv += dq at row t and
+ * dk_s = dS[s] q_t, dv_s = Pd[s] g_t at rows s <= t. The full backward sums dk_s and dv_s over every query row
+ * t' >= s; when only row t has a nonzero output gradient the other terms are exact zeros (dS and Pd g of a
+ * zero row) and 0 + x = x, so each element gets the same single product as here: bit-identical to
+ * head_backward_body with dout zero on the other rows.
+ */
+static WARM_INLINE void head_backward_row_body(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                               const int32_t *qpos, int b, int h, const att_dims *d, float *ws) {
+    int T = d->T, HS = d->HS, t = qpos[b], n = t + 1;
+    size_t C3 = d->C3, bh = (size_t)b * (size_t)d->NH + (size_t)h;
+    size_t head_off = (size_t)b * (size_t)T * C3 + (size_t)h * (size_t)HS;
+    float *dq = dqkv + head_off, *dk = dq + d->C, *dv = dq + 2 * (size_t)d->C;
+    const float *P = att + bh * (size_t)T, *q_t = qkv + head_off + (size_t)t * C3;
+    const float *g = dout + (size_t)b * (size_t)d->C + (size_t)h * (size_t)HS;
+    float *kc = ws, *vc = kc + d->TH, *vp = vc + d->TH;
+    float *ds = vp + round16(d->PK), *pd = ds + d->TP, *row = pd + d->TP, *dqw = row + d->TP;
+    copy_first_rows(kc, qkv + head_off + d->C, C3, n, d);
+    copy_first_rows(vc, qkv + head_off + 2 * (size_t)d->C, C3, n, d);
+    pack_first_blocks(vp, vc, n, d);
+    if (d->p == 0.0f) pd = NULL; /* then Pd = P */
+    grad_row(ds, pd, dqw, P, g, vp, kc, bh, t, d, row);
+    const float *pdm = pd ? pd : P;
+    float *dqt = dq + (size_t)t * C3;
+    for (int i = 0; i < HS; i++) dqt[i] += dqw[i];
+    for (int s = 0; s < n; s++) {
+        float *dks = dk + (size_t)s * C3, *dvs = dv + (size_t)s * C3;
+        float wk = ds[s], wv = pdm[s];
+        for (int i = 0; i < HS; i++) {
+            dks[i] += wk * q_t[i];
+            dvs[i] += wv * g[i];
+        }
+    }
+}
+
 /* The two compilations of the per-head workers (see "ISA" at the top). */
 typedef void (*head_fwd_fn)(float *out, float *att, const float *qkv, int b, int h, const att_dims *d, float *ws);
 typedef void (*head_bwd_fn)(float *dqkv, const float *dout, const float *qkv, const float *att, int b, int h,
@@ -377,7 +471,35 @@ static void head_backward_base(float *dqkv, const float *dout, const float *qkv,
     head_backward_body(dqkv, dout, qkv, att, b, h, d, ws);
 }
 
+typedef void (*row_fwd_fn)(float *out, float *att, const float *qkv, const int32_t *qpos, int b, int h,
+                           const att_dims *d, float *ws);
+typedef void (*row_bwd_fn)(float *dqkv, const float *dout, const float *qkv, const float *att, const int32_t *qpos,
+                           int b, int h, const att_dims *d, float *ws);
+
+static void row_forward_base(float *out, float *att, const float *qkv, const int32_t *qpos, int b, int h,
+                             const att_dims *d, float *ws) {
+    head_forward_row_body(out, att, qkv, qpos, b, h, d, ws);
+}
+
+static void row_backward_base(float *dqkv, const float *dout, const float *qkv, const float *att,
+                              const int32_t *qpos, int b, int h, const att_dims *d, float *ws) {
+    head_backward_row_body(dqkv, dout, qkv, att, qpos, b, h, d, ws);
+}
+
 #ifdef WARM_KERNELS_X86
+__attribute__((target("avx512f,avx512dq"))) static void row_forward_avx512(float *out, float *att, const float *qkv,
+                                                                           const int32_t *qpos, int b, int h,
+                                                                           const att_dims *d, float *ws) {
+    head_forward_row_body(out, att, qkv, qpos, b, h, d, ws);
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void row_backward_avx512(float *dqkv, const float *dout,
+                                                                            const float *qkv, const float *att,
+                                                                            const int32_t *qpos, int b, int h,
+                                                                            const att_dims *d, float *ws) {
+    head_backward_row_body(dqkv, dout, qkv, att, qpos, b, h, d, ws);
+}
+
 __attribute__((target("avx512f,avx512dq"))) static void head_forward_avx512(float *out, float *att,
                                                                             const float *qkv, int b, int h,
                                                                             const att_dims *d, float *ws) {
@@ -444,4 +566,61 @@ void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, c
             for (int h = 0; h < NH; h++) head(dqkv, dout, qkv, att, b, h, &d, mine);
     }
     if (own) warm_free(ws);
+}
+
+static void check_qpos(const int32_t *qpos, int B, int T) {
+    for (int b = 0; b < B; b++)
+        WARM_CHECK(qpos[b] >= 0 && qpos[b] < T, "query row %d of sequence %d not in [0, %d)", qpos[b], b, T);
+}
+
+void warm_attention_forward_rows(float *out, float *att, const float *qkv, const int32_t *qpos, int B, int T, int C,
+                                 int NH, float p, uint64_t drop_key) {
+    att_dims d = att_dims_make(B, T, C, NH, p, drop_key);
+    if (B == 0 || T == 0) return;
+    check_qpos(qpos, B, T);
+    size_t per = fwd_ws_floats(&d);
+    float *ws = alloc_or_die(per * (size_t)warm_num_threads());
+    row_fwd_fn head = row_forward_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) head = row_forward_avx512;
+#endif
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        float *mine = ws;
+#ifdef _OPENMP
+        mine += per * (size_t)omp_get_thread_num();
+#pragma omp for collapse(2) schedule(static)
+#endif
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++) head(out, att, qkv, qpos, b, h, &d, mine);
+    }
+    warm_free(ws);
+}
+
+void warm_attention_backward_rows(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  const int32_t *qpos, int B, int T, int C, int NH, float p, uint64_t drop_key) {
+    att_dims d = att_dims_make(B, T, C, NH, p, drop_key);
+    if (B == 0 || T == 0 || dqkv == NULL) return;
+    check_qpos(qpos, B, T);
+    size_t per = bwd_row_ws_floats(&d);
+    float *ws = alloc_or_die(per * (size_t)warm_num_threads());
+    row_bwd_fn head = row_backward_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) head = row_backward_avx512;
+#endif
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        float *mine = ws;
+#ifdef _OPENMP
+        mine += per * (size_t)omp_get_thread_num();
+#pragma omp for collapse(2) schedule(static)
+#endif
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++) head(dqkv, dout, qkv, att, qpos, b, h, &d, mine);
+    }
+    warm_free(ws);
 }

@@ -4,7 +4,9 @@
  * Element i of x (n) is kept iff warm_dropout_keep(key, i, p) (core.h: a counter-based hash of (key, i)), and
  * x[i] is multiplied by mask_i / (1 - p), as torch does (so a dropped NaN stays NaN). Nothing is stored:
  * backward recomputes the same mask from the same key, which also makes the mask independent of the thread
- * that evaluates it. The caller derives a fresh key per step, layer and site. p = 0 is a no-op.
+ * that evaluates it. The caller derives a fresh key per step, layer and site. p = 0 is a no-op. The _rows
+ * variants apply the mask of an (N, C) array to rows gathered from it (the reward step's pruned last layer):
+ * row r, gathered from row rows[r], uses elements rows[r]*C + i, so a gathered row is dropped as in place.
  *
  * The keep test is warm_dropout_keep in integer form: (hash >> 40) * 2^-24 >= p holds, both sides being exact
  * floats, iff (hash >> 40) >= ceil(p * 2^24). Unlike a float compare-and-select, the integer form vectorises;
@@ -67,6 +69,34 @@ static void dropout_apply(float *x, size_t n, float p, uint64_t key) {
     }
 }
 
+/* Gathered rows: row r of x (R, C) takes mask elements rows[r]*C .. rows[r]*C + C-1, as in the full array. */
+static void dropout_apply_rows(float *x, const int32_t *rows, int R, int C, float p, uint64_t key) {
+    WARM_CHECK(p >= 0.0f && p <= 1.0f, "dropout rate %g", (double)p);
+    WARM_CHECK(R >= 0 && C >= 0, "R=%d C=%d", R, C);
+    if (p == 0.0f) return;
+    const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const uint64_t keep_min = (uint64_t)ceilf(p * 16777216.0f);
+    dropout_fn fn = dropout_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) fn = dropout_avx512;
+#endif
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)R * (size_t)C > DROPOUT_CHUNK)
+#endif
+    for (int r = 0; r < R; r++) {
+        WARM_CHECK(rows[r] >= 0, "row index %d", rows[r]);
+        fn(x + (size_t)r * (size_t)C, (size_t)C, (uint64_t)rows[r] * (uint64_t)C, key, keep_min, scale);
+    }
+}
+
 void warm_dropout_forward(float *x, size_t n, float p, uint64_t key) { dropout_apply(x, n, p, key); }
 
 void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key) { dropout_apply(dx, n, p, key); }
+
+void warm_dropout_forward_rows(float *x, const int32_t *rows, int R, int C, float p, uint64_t key) {
+    dropout_apply_rows(x, rows, R, C, p, key);
+}
+
+void warm_dropout_backward_rows(float *dx, const int32_t *rows, int R, int C, float p, uint64_t key) {
+    dropout_apply_rows(dx, rows, R, C, p, key);
+}

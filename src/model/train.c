@@ -13,6 +13,19 @@
  * Dropout masks are counter-based (warm_dropout_keep on a per-site key derived from dropout_key), so the
  * backward pass recomputes them and nothing is stored; the same key gives the same masks on any thread count.
  * Sites: embeddings; per layer attention probabilities, attention output, MLP output.
+ *
+ * Pruning (the reward step, warm_trainer_set_prune): the BT loss reads one row per sequence, the pooled row
+ * rows[b] = b*T + qpos[b], qpos[b] = len_b - 1. In the last layer every other row's output is discarded, so
+ * after ln_1 and c_attn (which still run over all N rows: the pooled query attends to every earlier key and
+ * value) the layer runs on B compact rows only: attention for the B query rows, c_proj, its dropout and
+ * residual, ln_2, the MLP, its dropout and residual, and ln_f. The compact (B, C) rows live in the first B rows
+ * of the last layer's activation buffers (att: B*NH rows of T). Dropout masks are taken at the rows' original
+ * indices, so a pruned step computes what the full step computes. Backward mirrors it (rows that do not reach
+ * the loss have zero gradients in the full step) down to c_attn, whose backward runs over every row again.
+ * Bit-identical except for the last layer's c_proj, c_fc and mlp.c_proj weight gradients: those sums over
+ * rows run as one block of B rows instead of GEMM depth blocks over N rows with zeros in between, a different
+ * rounding (and with B <= 12 rows the GEMM takes its few-row path, which rounds differently from the packed
+ * one). Saves about 75% of the last layer (config S: ~18% of the step).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,6 +41,8 @@ typedef struct {
 struct warm_trainer {
     warm_model *m;
     int Bmax, Tmax, with_lm, freeze_body;
+    int prune;                 /* the BT step prunes its last layer (default 1) */
+    int pruned;                /* the last forward was pruned: lnf and the last layer hold (B, C) rows */
     int B, T;                  /* shape of the last forward */
     int train;                 /* dropout on in the last forward */
     uint64_t key;              /* dropout key of the last forward */
@@ -39,8 +54,11 @@ struct warm_trainer {
     float *row_w;              /* (N) loss weights */
     /* backward scratch */
     float *dres, *dln, *dqkv, *datty, *dfch, *dfch_gelu, *att_scratch;
+    float *dres_c;             /* (Bmax, C) residual gradient at the pooled rows (pruned backward) */
     int32_t *tokens;           /* (N) copy of the last forward's tokens */
     int32_t *lengths;          /* (Bmax) */
+    int32_t *qpos;             /* (Bmax) pooled position len_b - 1 of each sequence */
+    int32_t *rows;             /* (Bmax) pooled row b*T + qpos[b] in the (N, C) layout */
 };
 
 /* Per-site dropout keys. */
@@ -65,12 +83,15 @@ warm_status warm_trainer_init(warm_trainer **out, warm_model *m, int Bmax, int T
     size_t att = (size_t)Bmax * NH * Tmax * Tmax;
     size_t per_layer = N * C * 6 + N * 4 + N * 3 * C + att + N * 4 * C * 2;
     size_t total = N * C + L * per_layer + N * C + 2 * N + (with_lm ? N * (size_t)c->vocab_size : 0) + N +
-                   N * C * 3 + N * 3 * C + N * 4 * C * 2 + att;
+                   N * C * 3 + N * 3 * C + N * 4 * C * 2 + att + (size_t)Bmax * C;
     tr->arena = warm_alloc(total * sizeof(float));
     tr->layers = calloc(L, sizeof *tr->layers);
     tr->tokens = calloc(N, sizeof *tr->tokens);
     tr->lengths = calloc((size_t)Bmax, sizeof *tr->lengths);
-    if (!tr->arena || !tr->layers || !tr->tokens || !tr->lengths) {
+    tr->qpos = calloc((size_t)Bmax, sizeof *tr->qpos);
+    tr->rows = calloc((size_t)Bmax, sizeof *tr->rows);
+    tr->prune = 1;
+    if (!tr->arena || !tr->layers || !tr->tokens || !tr->lengths || !tr->qpos || !tr->rows) {
         warm_trainer_free(tr);
         return warm_error_set(err, WARM_ERR_NOMEM, "trainer: cannot allocate %.1f MB of activations",
                               (double)total * 4.0 / 1e6);
@@ -90,6 +111,7 @@ warm_status warm_trainer_init(warm_trainer **out, warm_model *m, int Bmax, int T
     TAKE(tr->row_w, N);
     TAKE(tr->dres, N * C); TAKE(tr->dln, N * C); TAKE(tr->datty, N * C); TAKE(tr->dqkv, N * 3 * C);
     TAKE(tr->dfch, N * 4 * C); TAKE(tr->dfch_gelu, N * 4 * C); TAKE(tr->att_scratch, att);
+    TAKE(tr->dres_c, (size_t)Bmax * C);
 #undef TAKE
     *out = tr;
     return WARM_OK;
@@ -101,10 +123,14 @@ void warm_trainer_free(warm_trainer *tr) {
     free(tr->layers);
     free(tr->tokens);
     free(tr->lengths);
+    free(tr->qpos);
+    free(tr->rows);
     free(tr);
 }
 
 void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze) { tr->freeze_body = freeze; }
+
+void warm_trainer_set_prune(warm_trainer *tr, int on) { tr->prune = on != 0; }
 
 /* ---- forward ---- */
 
@@ -122,13 +148,76 @@ static void residual_forward(float *out, const float *a, const float *b, size_t 
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T,
-                                  int train, uint64_t dropout_key) {
+/* out (R, C) += rows rows[r] of full (N, C): the residual input of gathered rows. */
+static void gather_add(float *out, const float *full, const int32_t *rows, int R, int C) {
+#pragma omp parallel for if ((size_t)R * (size_t)C > 65536)
+    for (int r = 0; r < R; r++) {
+        const float *f = full + (size_t)rows[r] * C;
+        float *o = out + (size_t)r * C;
+        for (int i = 0; i < C; i++) o[i] = o[i] + f[i];
+    }
+}
+
+/* Residual dropout on R rows: the rows themselves (rows == NULL) or rows gathered from (N, C) (masks of rows[r]). */
+static void resid_dropout(float *x, const int32_t *rows, int R, int C, float p, uint64_t key) {
+    if (rows) warm_dropout_forward_rows(x, rows, R, C, p, key);
+    else warm_dropout_forward(x, (size_t)R * C, p, key);
+}
+
+/* MLP block of layer l over R rows of res2: res3 = res2 + dropout(c_proj(gelu(c_fc(ln_2(res2))))). */
+static void mlp_forward(warm_trainer *tr, int l, int R, const int32_t *rows, float pr) {
+    warm_model *m = tr->m;
+    int C = m->cfg.n_embd;
+    warm_layer_view w = warm_model_layer(m, m->params, l);
+    layer_acts *a = &tr->layers[l];
+    warm_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w.ln2w, w.ln2b, R, C);
+    warm_linear_forward(a->fch, a->ln2, w.fcw, w.fcb, R, C, 4 * C);
+    warm_gelu_forward(a->fch_gelu, a->fch, (size_t)R * 4 * C);
+    warm_linear_forward(a->res3, a->fch_gelu, w.fcprojw, w.fcprojb, R, 4 * C, C);
+    resid_dropout(a->res3, rows, R, C, pr, site_key(tr->key, l, SITE_MLP_OUT));
+    residual_forward(a->res3, a->res3, a->res2, (size_t)R * C);
+}
+
+/* Layer l over all N rows; res (N, C) is its input residual. */
+static void layer_forward(warm_trainer *tr, int l, const float *res, float pa, float pr) {
+    warm_model *m = tr->m;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    warm_layer_view w = warm_model_layer(m, m->params, l);
+    layer_acts *a = &tr->layers[l];
+    /* attention block: res2 = res + dropout(c_proj(attn(ln_1(res)))) */
+    warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
+    warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
+    warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT));
+    warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
+    warm_dropout_forward(a->res2, (size_t)N * C, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    residual_forward(a->res2, a->res2, res, (size_t)N * C);
+    mlp_forward(tr, l, N, NULL, pr);
+}
+
+/* The pruned last layer (see "Pruning" at the top): keys and values of every row, the rest on the B pooled rows. */
+static void layer_forward_pruned(warm_trainer *tr, int l, const float *res, float pa, float pr) {
+    warm_model *m = tr->m;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    warm_layer_view w = warm_model_layer(m, m->params, l);
+    layer_acts *a = &tr->layers[l];
+    warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
+    warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
+    /* From here on compact rows: row b of atty, res2, ... is position qpos[b] of sequence b. */
+    warm_attention_forward_rows(a->atty, a->att, a->qkv, tr->qpos, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT));
+    warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, B, C, C);
+    warm_dropout_forward_rows(a->res2, tr->rows, B, C, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    gather_add(a->res2, res, tr->rows, B, C);
+    mlp_forward(tr, l, B, tr->rows, pr);
+}
+
+/* Forward; prune: run the last layer and ln_f on the pooled rows only (lnf is then (B, C)). */
+static const float *forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, int train,
+                            uint64_t dropout_key, int prune) {
     warm_model *m = tr->m;
     const warm_config *c = &m->cfg;
     WARM_CHECK(B >= 1 && B <= tr->Bmax && T >= 1 && T <= tr->Tmax, "batch %d x %d exceeds %d x %d", B, T, tr->Bmax,
                tr->Tmax);
-    int C = c->n_embd, NH = c->n_head, N = B * T;
+    int C = c->n_embd, N = B * T, L = c->n_layer;
     for (int b = 0; b < B; b++)
         WARM_CHECK(lengths[b] >= 1 && lengths[b] <= T, "row %d: length %d not in [1, %d]", b, lengths[b], T);
     for (int i = 0; i < N; i++)
@@ -137,35 +226,31 @@ const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const
     tr->T = T;
     tr->train = train;
     tr->key = dropout_key;
+    tr->pruned = prune && L > 0;
     memcpy(tr->tokens, tokens, (size_t)N * sizeof *tokens);
     memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
+    for (int b = 0; b < B; b++) {
+        tr->qpos[b] = lengths[b] - 1;
+        tr->rows[b] = b * T + tr->qpos[b];
+    }
     float pe = train ? c->embd_pdrop : 0.0f, pa = train ? c->attn_pdrop : 0.0f, pr = train ? c->resid_pdrop : 0.0f;
 
     warm_global_view g = warm_model_globals(m, m->params);
     embed_forward(tr->encoded, tokens, g.wte, g.wpe, B, T, C);
     warm_dropout_forward(tr->encoded, (size_t)N * C, pe, site_key(dropout_key, -1, SITE_EMB));
     const float *res = tr->encoded;
-    for (int l = 0; l < c->n_layer; l++) {
-        warm_layer_view w = warm_model_layer(m, m->params, l);
-        layer_acts *a = &tr->layers[l];
-        /* attention block: res2 = res + dropout(c_proj(attn(ln_1(res)))) */
-        warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
-        warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-        warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, site_key(dropout_key, l, SITE_ATT));
-        warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
-        warm_dropout_forward(a->res2, (size_t)N * C, pr, site_key(dropout_key, l, SITE_ATT_OUT));
-        residual_forward(a->res2, a->res2, res, (size_t)N * C);
-        /* MLP block: res3 = res2 + dropout(c_proj(gelu(c_fc(ln_2(res2))))) */
-        warm_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w.ln2w, w.ln2b, N, C);
-        warm_linear_forward(a->fch, a->ln2, w.fcw, w.fcb, N, C, 4 * C);
-        warm_gelu_forward(a->fch_gelu, a->fch, (size_t)N * 4 * C);
-        warm_linear_forward(a->res3, a->fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
-        warm_dropout_forward(a->res3, (size_t)N * C, pr, site_key(dropout_key, l, SITE_MLP_OUT));
-        residual_forward(a->res3, a->res3, a->res2, (size_t)N * C);
-        res = a->res3;
+    for (int l = 0; l < L; l++) {
+        if (tr->pruned && l == L - 1) layer_forward_pruned(tr, l, res, pa, pr);
+        else layer_forward(tr, l, res, pa, pr);
+        res = tr->layers[l].res3;
     }
-    warm_layernorm_forward(tr->lnf, tr->lnf_mean, tr->lnf_rstd, res, g.lnfw, g.lnfb, N, C);
+    warm_layernorm_forward(tr->lnf, tr->lnf_mean, tr->lnf_rstd, res, g.lnfw, g.lnfb, tr->pruned ? B : N, C);
     return tr->lnf;
+}
+
+const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T,
+                                  int train, uint64_t dropout_key) {
+    return forward(tr, tokens, lengths, B, T, train, dropout_key, 0);
 }
 
 /* ---- backward ---- */
@@ -178,47 +263,99 @@ static void linear_backward_set(float *dinp, float *dweight, float *dbias, const
     warm_linear_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 
-/* The gradient entering a residual branch: dres itself without dropout, else a masked copy in scratch. */
-static const float *branch_grad(warm_trainer *tr, size_t NC, float p, uint64_t key) {
-    if (p <= 0.0f) return tr->dres;
-    memcpy(tr->dln, tr->dres, NC * sizeof(float));
-    warm_dropout_backward(tr->dln, NC, p, key);
+/* The gradient entering a residual branch from dres (R, C): dres itself without dropout, else a masked copy
+ * in scratch (masks of rows[r] when the rows are gathered, rows != NULL). */
+static const float *branch_grad(warm_trainer *tr, const float *dres, int R, const int32_t *rows, float p,
+                                uint64_t key) {
+    if (p <= 0.0f) return dres;
+    int C = tr->m->cfg.n_embd;
+    size_t n = (size_t)R * C;
+    memcpy(tr->dln, dres, n * sizeof(float));
+    if (rows) warm_dropout_backward_rows(tr->dln, rows, R, C, p, key);
+    else warm_dropout_backward(tr->dln, n, p, key);
     return tr->dln;
 }
 
-/* Backward from dlnf (N, C) (in tr->dln) through ln_f and every layer into m->grads. */
+/* MLP block of layer l over R rows: dres (R, C), the gradient at res3, flows through (residual) and gains the
+ * branch's gradient at res2. */
+static void mlp_backward(warm_trainer *tr, int l, float *dres, int R, const int32_t *rows, float pr) {
+    warm_model *m = tr->m;
+    int C = m->cfg.n_embd;
+    warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
+    layer_acts *a = &tr->layers[l];
+    const float *db = branch_grad(tr, dres, R, rows, pr, site_key(tr->key, l, SITE_MLP_OUT));
+    linear_backward_set(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, db, a->fch_gelu, w.fcprojw, R, 4 * C, C);
+    memset(tr->dfch, 0, (size_t)R * 4 * C * sizeof(float));
+    warm_gelu_backward(tr->dfch, a->fch, tr->dfch_gelu, (size_t)R * 4 * C);
+    linear_backward_set(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, R, C, 4 * C);
+    warm_layernorm_backward(dres, dw.ln2w, dw.ln2b, tr->datty, a->res2, w.ln2w, a->ln2_mean, a->ln2_rstd, R, C);
+}
+
+/* From dqkv (N, 3C) through c_attn and ln_1 of layer l into dres (N, C); res is the layer's input residual. */
+static void qkv_backward(warm_trainer *tr, int l, const float *res) {
+    warm_model *m = tr->m;
+    int C = m->cfg.n_embd, N = tr->B * tr->T;
+    warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
+    layer_acts *a = &tr->layers[l];
+    linear_backward_set(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
+    warm_layernorm_backward(tr->dres, dw.ln1w, dw.ln1b, tr->dln, res, w.ln1w, a->ln1_mean, a->ln1_rstd, N, C);
+}
+
+/* Layer l over all rows: tr->dres (N, C) from the gradient at res3 to the gradient at the layer's input. */
+static void layer_backward(warm_trainer *tr, int l, const float *res, float pa, float pr) {
+    warm_model *m = tr->m;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
+    layer_acts *a = &tr->layers[l];
+    mlp_backward(tr, l, tr->dres, N, NULL, pr);
+    const float *db = branch_grad(tr, tr->dres, N, NULL, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
+    memset(tr->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
+    warm_attention_backward(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
+                            tr->att_scratch);
+    qkv_backward(tr, l, res);
+}
+
+/* The pruned last layer: tr->dres_c (B, C) at the pooled rows in, tr->dres (N, C) at the layer's input out. */
+static void layer_backward_pruned(warm_trainer *tr, int l, const float *res, float pa, float pr) {
+    warm_model *m = tr->m;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
+    layer_acts *a = &tr->layers[l];
+    mlp_backward(tr, l, tr->dres_c, B, tr->rows, pr);
+    const float *db = branch_grad(tr, tr->dres_c, B, tr->rows, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, B, C, C);
+    memset(tr->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
+    warm_attention_backward_rows(tr->dqkv, tr->datty, a->qkv, a->att, tr->qpos, B, T, C, NH, pa,
+                                 site_key(tr->key, l, SITE_ATT));
+    /* The skip path: the gradient at the layer's input is zero but at the pooled rows, plus ln_1's. */
+    memset(tr->dres, 0, (size_t)N * C * sizeof(float));
+    for (int b = 0; b < B; b++)
+        memcpy(tr->dres + (size_t)tr->rows[b] * C, tr->dres_c + (size_t)b * C, (size_t)C * sizeof(float));
+    qkv_backward(tr, l, res);
+}
+
+/* Backward from dlnf (in tr->dln: (N, C), or (B, C) after a pruned forward) through ln_f and every layer into
+ * m->grads. */
 static void body_backward(warm_trainer *tr) {
     warm_model *m = tr->m;
     const warm_config *c = &m->cfg;
-    int B = tr->B, T = tr->T, C = c->n_embd, NH = c->n_head, N = B * T, L = c->n_layer;
+    int B = tr->B, T = tr->T, C = c->n_embd, N = B * T, L = c->n_layer;
     float pe = tr->train ? c->embd_pdrop : 0.0f, pa = tr->train ? c->attn_pdrop : 0.0f;
     float pr = tr->train ? c->resid_pdrop : 0.0f;
-    size_t NC = (size_t)N * C;
     warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
     const float *last = L > 0 ? tr->layers[L - 1].res3 : tr->encoded;
-    memset(tr->dres, 0, NC * sizeof(float));
-    warm_layernorm_backward(tr->dres, dg.lnfw, dg.lnfb, tr->dln, last, g.lnfw, tr->lnf_mean, tr->lnf_rstd, N, C);
+    int R = tr->pruned ? B : N;
+    float *dtop = tr->pruned ? tr->dres_c : tr->dres;
+    memset(dtop, 0, (size_t)R * C * sizeof(float));
+    warm_layernorm_backward(dtop, dg.lnfw, dg.lnfb, tr->dln, last, g.lnfw, tr->lnf_mean, tr->lnf_rstd, R, C);
     for (int l = L - 1; l >= 0; l--) {
-        warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
-        layer_acts *a = &tr->layers[l];
         const float *res = l == 0 ? tr->encoded : tr->layers[l - 1].res3;
-        /* MLP block: dres flows through unchanged (residual) and into the branch. */
-        const float *db = branch_grad(tr, NC, pr, site_key(tr->key, l, SITE_MLP_OUT));
-        linear_backward_set(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, db, a->fch_gelu, w.fcprojw, N, 4 * C, C);
-        memset(tr->dfch, 0, NC * 4 * sizeof(float));
-        warm_gelu_backward(tr->dfch, a->fch, tr->dfch_gelu, NC * 4);
-        linear_backward_set(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, N, C, 4 * C);
-        warm_layernorm_backward(tr->dres, dw.ln2w, dw.ln2b, tr->datty, a->res2, w.ln2w, a->ln2_mean, a->ln2_rstd, N, C);
-        /* attention block */
-        db = branch_grad(tr, NC, pr, site_key(tr->key, l, SITE_ATT_OUT));
-        linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
-        memset(tr->dqkv, 0, NC * 3 * sizeof(float));
-        warm_attention_backward(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
-                                tr->att_scratch);
-        linear_backward_set(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
-        warm_layernorm_backward(tr->dres, dw.ln1w, dw.ln1b, tr->dln, res, w.ln1w, a->ln1_mean, a->ln1_rstd, N, C);
+        if (tr->pruned && l == L - 1) layer_backward_pruned(tr, l, res, pa, pr);
+        else layer_backward(tr, l, res, pa, pr);
     }
     /* embeddings: rows scattered into wte by token id, positions into wpe; fixed row order (deterministic). */
+    size_t NC = (size_t)N * C;
     warm_dropout_backward(tr->dres, NC, pe, site_key(tr->key, -1, SITE_EMB));
 #pragma omp parallel for
     for (int i = 0; i < C; i++) {
@@ -265,11 +402,13 @@ static float dotf(const float *a, const float *b, int n) {
     return (float)s;
 }
 
+/* Row of sequence b's pooled token in lnf: b after a pruned forward (lnf is (B, C)), else b*T + len_b - 1. */
+static size_t pooled_row(const warm_trainer *tr, int b) { return tr->pruned ? (size_t)b : (size_t)tr->rows[b]; }
+
 static void pooled_rewards(const warm_trainer *tr, int B, float *out) {
     warm_global_view g = warm_model_globals(tr->m, tr->m->params);
     int C = tr->m->cfg.n_embd;
-    for (int b = 0; b < B; b++)
-        out[b] = dotf(g.score, tr->lnf + ((size_t)b * tr->T + (size_t)(tr->lengths[b] - 1)) * C, C);
+    for (int b = 0; b < B; b++) out[b] = dotf(g.score, tr->lnf + pooled_row(tr, b) * C, C);
 }
 
 static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
@@ -281,7 +420,7 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     warm_model *m = tr->m;
     int C = m->cfg.n_embd, B = 2 * P;
     if (backward) WARM_CHECK(m->grads != NULL, "warm_model_alloc_train was not called");
-    warm_trainer_forward(tr, tokens, lengths, B, T, train, dropout_key);
+    forward(tr, tokens, lengths, B, T, train, dropout_key, tr->prune);
     float *r = tr->row_w; /* (2P) rewards live in the row-weight scratch */
     pooled_rewards(tr, B, r);
     warm_bt_stats st = {0, 0, 0, 0, INFINITY, -INFINITY};
@@ -311,10 +450,10 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     if (rewards) memcpy(rewards, r, (size_t)B * sizeof(float));
     if (!backward) return st;
     warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
-    size_t NC = (size_t)B * T * C;
+    size_t NC = (size_t)(tr->pruned ? B : B * T) * C; /* dlnf: (B, C) after a pruned forward, else (N, C) */
     memset(tr->dln, 0, NC * sizeof(float));
     for (int b = 0; b < B; b++) {
-        size_t row = ((size_t)b * T + (size_t)(lengths[b] - 1)) * C;
+        size_t row = pooled_row(tr, b) * C;
         for (int i = 0; i < C; i++) {
             dg.score[i] += dr[b] * tr->lnf[row + i];
             tr->dln[row + i] += dr[b] * g.score[i];
