@@ -499,6 +499,12 @@ static void test_attention_accumulate_scratch(void **state) {
     assert_doubled(d2, d1, n, "dqkv accumulate");
     warm_attention_backward(d3, c.R, c.qkv, c.att, B, T, C, NH, c.p, c.key, scratch);
     assert_bits_equal(d3, d1, n, "dqkv with scratch");
+    /* the overwriting variant writes every element: from NaN it gives the accumulation onto zeros (values
+     * compared: only a zero's sign may differ) */
+    for (size_t i = 0; i < n; i++) d3[i] = NAN;
+    warm_attention_backward_set(d3, c.R, c.qkv, c.att, B, T, C, NH, c.p, c.key, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (!(d3[i] == d1[i])) fail_msg("dqkv set, element %zu: %.9g vs %.9g", i, (double)d3[i], (double)d1[i]);
     free(d1), free(d2), free(d3), free(scratch);
     att_free(&c);
 }
@@ -579,6 +585,22 @@ static void test_dropout_rate_scale(void **state) {
     free(x), free(x0), free(g);
 }
 
+/* warm_gelu_backward_set equals warm_gelu_backward onto zeros (as values: only a zero's sign may differ). */
+static void test_gelu_backward_set(void **state) {
+    (void)state;
+    size_t n = 70001;
+    float *x = falloc(n), *dy = falloc(n), *want = falloc(n), *got = falloc(n);
+    fill_uniform(x, n, -8.0f, 8.0f, 131);
+    fill_uniform(dy, n, -1.0f, 1.0f, 132);
+    memset(want, 0, n * sizeof(float));
+    warm_gelu_backward(want, x, dy, n);
+    fill_uniform(got, n, -1.0f, 1.0f, 133); /* overwritten, not accumulated */
+    warm_gelu_backward_set(got, x, dy, n);
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) fail_msg("element %zu: %.9g vs %.9g", i, (double)got[i], (double)want[i]);
+    free(x), free(dy), free(want), free(got);
+}
+
 typedef struct {
     size_t n;
     float p;
@@ -601,6 +623,37 @@ static void test_dropout_fd(void **state) {
     warm_dropout_backward(g, c.n, c.p, 77);
     check_fd("dropout", drop_objective, &c, c.x, g, c.n, FD_ATOL, FD_RTOL);
     free(c.x), free(c.y), free(c.R), free(g);
+}
+
+/* The fused dropout kernels equal their unfused compositions bit for bit, aliased or not, p > 0 and p = 0. */
+static void test_dropout_fused(void **state) {
+    (void)state;
+    size_t n = 100003; /* several parallel chunks and a ragged tail */
+    uint64_t key = 4242;
+    float *x = falloc(n), *res = falloc(n), *want = falloc(n), *got = falloc(n), *got2 = falloc(n);
+    fill_uniform(x, n, -2.0f, 2.0f, 121);
+    fill_uniform(res, n, -2.0f, 2.0f, 122);
+    for (int k = 0; k < 2; k++) {
+        float p = k ? 0.0f : 0.3f;
+        /* out = dropout(x) + res, against dropout in place followed by the add */
+        memcpy(want, x, n * sizeof(float));
+        warm_dropout_forward(want, n, p, key);
+        for (size_t i = 0; i < n; i++) want[i] = want[i] + res[i];
+        warm_dropout_residual_forward(got, x, res, n, p, key);
+        assert_bits_equal(got, want, n, "dropout + residual");
+        memcpy(got, x, n * sizeof(float)); /* out aliasing x (as train.c calls it) */
+        warm_dropout_residual_forward(got, got, res, n, p, key);
+        assert_bits_equal(got, want, n, "dropout + residual, out = x");
+        memcpy(got2, res, n * sizeof(float)); /* out aliasing res */
+        warm_dropout_residual_forward(got2, x, got2, n, p, key);
+        assert_bits_equal(got2, want, n, "dropout + residual, out = res");
+        /* dst = dropout backward of a copy */
+        memcpy(want, x, n * sizeof(float));
+        warm_dropout_backward(want, n, p, key);
+        warm_dropout_backward_to(got, x, n, p, key);
+        assert_bits_equal(got, want, n, "dropout backward to");
+    }
+    free(x), free(res), free(want), free(got), free(got2);
 }
 
 /* ------------------------------------------------------------------ cross-entropy */
@@ -766,6 +819,27 @@ static void test_adamw_reference(void **state) {
     free(p), free(g), free(m), free(v), free(rp), free(rm), free(rv);
 }
 
+/* warm_adamw_update_zero: the same p, m, v bits as warm_adamw_update, and g zeroed. */
+static void test_adamw_update_zero(void **state) {
+    (void)state;
+    size_t n = 200003;
+    float *p[2], *m[2], *v[2], *g[2];
+    for (int k = 0; k < 2; k++) {
+        p[k] = falloc(n), m[k] = falloc(n), v[k] = falloc(n), g[k] = falloc(n);
+        fill_normal(p[k], n, 1.0f, 141);
+        fill_normal(m[k], n, 1e-2f, 142);
+        fill_uniform(v[k], n, 0.0f, 1e-4f, 143);
+        fill_normal(g[k], n, 1e-2f, 144);
+    }
+    warm_adamw_update(p[0], g[0], m[0], v[0], n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f, 0.5f);
+    warm_adamw_update_zero(p[1], g[1], m[1], v[1], n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f, 0.5f);
+    assert_bits_equal(p[1], p[0], n, "adamw zero: p");
+    assert_bits_equal(m[1], m[0], n, "adamw zero: m");
+    assert_bits_equal(v[1], v[0], n, "adamw zero: v");
+    for (size_t i = 0; i < n; i++) assert_true(g[1][i] == 0.0f);
+    for (int k = 0; k < 2; k++) free(p[k]), free(m[k]), free(v[k]), free(g[k]);
+}
+
 static void test_sumsq(void **state) {
     (void)state;
     size_t n = 3 * 4096 * 100 + 13; /* several parallel batches and a partial block */
@@ -863,6 +937,7 @@ int main(void) {
         cmocka_unit_test(test_gelu_hand),
         cmocka_unit_test(test_gelu_reference),
         cmocka_unit_test(test_gelu_fd),
+        cmocka_unit_test(test_gelu_backward_set),
         cmocka_unit_test(test_attention_reference),
         cmocka_unit_test(test_attention_rows_causal),
         cmocka_unit_test(test_attention_fd),
@@ -870,12 +945,14 @@ int main(void) {
         cmocka_unit_test(test_attention_threads),
         cmocka_unit_test(test_dropout_rate_scale),
         cmocka_unit_test(test_dropout_fd),
+        cmocka_unit_test(test_dropout_fused),
         cmocka_unit_test(test_crossentropy_uniform),
         cmocka_unit_test(test_crossentropy_reference),
         cmocka_unit_test(test_crossentropy_fd),
         cmocka_unit_test(test_crossentropy_threads),
         cmocka_unit_test(test_adamw_hand),
         cmocka_unit_test(test_adamw_reference),
+        cmocka_unit_test(test_adamw_update_zero),
         cmocka_unit_test(test_sumsq),
         cmocka_unit_test(test_isa_paths_identical),
     };

@@ -354,7 +354,8 @@ static void check_linear_backward(int N, int C, int OC, warm_rng *rng) {
         }
         assert_accumulated(db[o], db0[o], acc, sa, N);
     }
-    /* NULL outputs are skipped; the others come out exactly as in the full call. */
+    /* NULL outputs are skipped; the others come out exactly as in the full call (dbias without dweight takes
+     * the separate column-sum pass, with dweight it is summed while the GEMM packs dout: the same bits). */
     float *dw_full = alloc_floats(nw), *db_full = alloc_floats((size_t)OC);
     memcpy(dw_full, dw, nw * sizeof(float));
     memcpy(db_full, db, (size_t)OC * sizeof(float));
@@ -386,6 +387,9 @@ static void test_linear_backward(void **state) {
     check_linear_backward(64, 48, 144, &rng);
     check_linear_backward(130, 100, 400, &rng);
     check_linear_backward(500, 40, 1, &rng);
+    /* two K blocks and several column blocks: dbias summed inside the weight-gradient GEMM's packing must equal
+     * bias_backward's (the NULL-output calls in check_linear_backward compare the two bit for bit) */
+    check_linear_backward(600, 64, 1024, &rng);
 }
 
 /* The whole backward is bit-identical with 1 and 2 threads, dbias included. */

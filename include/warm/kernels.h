@@ -41,6 +41,9 @@ void warm_layernorm_backward(float *dinp, float *dweight, float *dbias, const fl
 /* tanh-approximation GELU ("gelu_new"). */
 void warm_gelu_forward(float *out, const float *inp, size_t n);
 void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+/* dinp (n) = gelu'(inp) * dout, overwriting: warm_gelu_backward onto a zeroed dinp without the zeroing pass
+ * (the same bits, but a zero product stays -0 where 0 + -0 gives +0). */
+void warm_gelu_backward_set(float *dinp, const float *inp, const float *dout, size_t n);
 
 /*
  * Causal multi-head self-attention over qkv (B, T, 3C) (q | k | v blocks, head h at columns h*HS.., HS = C/NH).
@@ -56,6 +59,10 @@ void warm_attention_forward(float *out, float *att, const float *qkv, int B, int
 /* dqkv (B, T, 3C) += ...; scratch needs B*NH*T*T floats (or NULL to allocate internally). */
 void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
                              int C, int NH, float p, uint64_t drop_key, float *scratch);
+/* The same, overwriting dqkv (every element is written): warm_attention_backward onto zeros without the zeroing
+ * pass (the same bits, but a zero gradient keeps its sign where 0 + -0 gives +0). */
+void warm_attention_backward_set(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                                 int C, int NH, float p, uint64_t drop_key, float *scratch);
 
 /*
  * Attention for one query row per sequence: row b of out (B, C) is the attention output of position qpos[b]
@@ -78,6 +85,13 @@ void warm_attention_backward_rows(float *dqkv, const float *dout, const float *q
 void warm_dropout_forward(float *x, size_t n, float p, uint64_t key);
 /* dx[i] *= keep(key, i) * (1/(1-p)), in place (the same mask). */
 void warm_dropout_backward(float *dx, size_t n, float p, uint64_t key);
+/*
+ * Dropout and residual add in one pass: out[i] = x[i] * keep(key, i) * (1/(1-p)) + res[i], bit-identical to
+ * warm_dropout_forward(x) followed by out = x + res. out may alias x or res.
+ */
+void warm_dropout_residual_forward(float *out, const float *x, const float *res, size_t n, float p, uint64_t key);
+/* dst[i] = dx[i] * keep(key, i) * (1/(1-p)): warm_dropout_backward on a copy of dx (p = 0 copies). */
+void warm_dropout_backward_to(float *dst, const float *dx, size_t n, float p, uint64_t key);
 /*
  * Dropout on R rows gathered from an (N, C) array: row r of x (R, C) is row rows[r] of the full array and uses
  * its mask elements rows[r]*C + i, so the result equals those rows of warm_dropout_forward on the full array.
@@ -103,6 +117,9 @@ float warm_crossentropy_forward_backward(float *dlogits, const float *logits, co
  */
 void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                        float eps, float wd, float bc1, float bc2, float grad_scale);
+/* warm_adamw_update, then g (n) = 0, chunk by chunk while g is still in cache (no separate zeroing pass). */
+void warm_adamw_update_zero(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+                            float wd, float bc1, float bc2, float grad_scale);
 
 /* Sum of squares of x (n) in double, fixed order (blocks of 4096 summed left to right). */
 double warm_sumsq(const float *x, size_t n);

@@ -20,6 +20,7 @@
 #include "kernels/simd.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,12 @@ static void adamw_range_base(float *p, const float *g, float *m, float *v, size_
 
 typedef void (*adamw_fn)(float *p, const float *g, float *m, float *v, size_t n, const adamw_k *k);
 
+/* One chunk of the update; zero: then clear g (n), which the chunk just read (still in cache). */
+static void adamw_chunk(adamw_fn fn, float *p, float *g, float *m, float *v, size_t n, const adamw_k *k, int zero) {
+    fn(p, g, m, v, n, k);
+    if (zero) memset(g, 0, n * sizeof(float));
+}
+
 #ifdef WARM_KERNELS_X86
 /*
  * AVX-512: 16 elements per step with GCC vector arithmetic (lane-wise IEEE, no FMA contraction under
@@ -82,8 +89,8 @@ __attribute__((target("avx512f"))) static void adamw_range_avx512(float *p, cons
 #endif
 
 
-void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
-                       float eps, float wd, float bc1, float bc2, float grad_scale) {
+static void adamw_update(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+                         float wd, float bc1, float bc2, float grad_scale, int zero) {
     WARM_CHECK(bc1 > 0.0f && bc2 > 0.0f, "bias corrections must be positive (bc1=%g bc2=%g)", (double)bc1,
                (double)bc2);
     const adamw_k k = {1.0f - lr * wd, 1.0f - b1, b2, 1.0f - b2, lr / bc1, sqrtf(bc2), eps, grad_scale};
@@ -97,8 +104,19 @@ void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, f
 #endif
     for (size_t c = 0; c < nchunks; c++) {
         size_t i0 = c * ADAMW_CHUNK;
-        fn(p + i0, g + i0, m + i0, v + i0, n - i0 < ADAMW_CHUNK ? n - i0 : ADAMW_CHUNK, &k);
+        adamw_chunk(fn, p + i0, g + i0, m + i0, v + i0, n - i0 < ADAMW_CHUNK ? n - i0 : ADAMW_CHUNK, &k, zero);
     }
+}
+
+void warm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                       float eps, float wd, float bc1, float bc2, float grad_scale) {
+    /* g is only read when zero == 0. */
+    adamw_update(p, (float *)(uintptr_t)g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2, grad_scale, 0);
+}
+
+void warm_adamw_update_zero(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+                            float wd, float bc1, float bc2, float grad_scale) {
+    adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2, grad_scale, 1);
 }
 
 /* Sum-of-squares block: 4096 elements, so the block sums of a 124M-parameter model fit in 30k doubles. */

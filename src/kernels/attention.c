@@ -90,6 +90,7 @@ typedef struct {
     float p, inv_keep; /* dropout rate, 1 / (1 - p) */
     uint64_t keep_min; /* ceil(p * 2^24): element kept iff (hash >> 40) >= keep_min (see drop_mult) */
     uint64_t key;
+    int set;           /* full backward: overwrite dqkv instead of accumulating (warm_attention_backward_set) */
 } att_dims;
 
 /* Rounds a float count up to a multiple of 16 (64 bytes), so workspace slices stay cache-line aligned. */
@@ -110,6 +111,7 @@ static att_dims att_dims_make(int B, int T, int C, int NH, float p, uint64_t key
     d.scale = 1.0f / sqrtf((float)d.HS);
     d.p = p, d.inv_keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, d.key = key;
     d.keep_min = (uint64_t)ceilf(p * 16777216.0f); /* 2^24: the hash's top 24 bits are compared */
+    d.set = 0;
     return d;
 }
 
@@ -408,10 +410,18 @@ static WARM_INLINE void head_backward_body(float *dqkv, const float *dout, const
         weighted_rows(acc_v, pdm + off, (size_t)T, gc + (size_t)s * (size_t)HS, T - s, HS);
         float *dqs = dq + (size_t)s * C3, *dks = dk + (size_t)s * C3, *dvs = dv + (size_t)s * C3;
         const float *aq = dqw + (size_t)s * (size_t)HS;
-        for (int i = 0; i < HS; i++) {
-            dqs[i] += aq[i];
-            dks[i] += acc_k[i];
-            dvs[i] += acc_v[i];
+        if (d->set) { /* every row s of the pair's columns is written here exactly once */
+            for (int i = 0; i < HS; i++) {
+                dqs[i] = aq[i];
+                dks[i] = acc_k[i];
+                dvs[i] = acc_v[i];
+            }
+        } else {
+            for (int i = 0; i < HS; i++) {
+                dqs[i] += aq[i];
+                dks[i] += acc_k[i];
+                dvs[i] += acc_v[i];
+            }
         }
     }
 }
@@ -540,9 +550,10 @@ void warm_attention_forward(float *out, float *att, const float *qkv, int B, int
     warm_free(ws);
 }
 
-void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                             int C, int NH, float p, uint64_t drop_key, float *scratch) {
+static void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                               int C, int NH, float p, uint64_t drop_key, float *scratch, int set) {
     att_dims d = att_dims_make(B, T, C, NH, p, drop_key);
+    d.set = set;
     if (B == 0 || T == 0 || dqkv == NULL) return;
     /* scratch (B*NH*T*T floats) holds the per-thread workspaces when they fit; otherwise allocate them. */
     size_t per = bwd_ws_floats(&d), nthr = (size_t)warm_num_threads();
@@ -566,6 +577,16 @@ void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, c
             for (int h = 0; h < NH; h++) head(dqkv, dout, qkv, att, b, h, &d, mine);
     }
     if (own) warm_free(ws);
+}
+
+void warm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                             int C, int NH, float p, uint64_t drop_key, float *scratch) {
+    attention_backward(dqkv, dout, qkv, att, B, T, C, NH, p, drop_key, scratch, 0);
+}
+
+void warm_attention_backward_set(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                                 int C, int NH, float p, uint64_t drop_key, float *scratch) {
+    attention_backward(dqkv, dout, qkv, att, B, T, C, NH, p, drop_key, scratch, 1);
 }
 
 static void check_qpos(const int32_t *qpos, int B, int T) {

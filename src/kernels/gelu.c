@@ -46,15 +46,16 @@ static WARM_INLINE void gelu_forward_body(float *out, const float *inp, size_t n
     }
 }
 
-/* dinp (n) += gelu'(inp) * dout. */
-static WARM_INLINE void gelu_backward_body(float *dinp, const float *inp, const float *dout, size_t n) {
+/* dinp (n) += gelu'(inp) * dout, or = when set (a compile-time constant at every call). */
+static WARM_INLINE void gelu_backward_body(float *dinp, const float *inp, const float *dout, size_t n, int set) {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + GELU_C * x * x * x);
         float du = GELU_K * (1.0f + 3.0f * GELU_C * x * x);
         float e = warm_vexpf(-2.0f * u);
         float s = 1.0f / (1.0f + e);
-        dinp[i] += (s + 2.0f * x * s * (e * s) * du) * dout[i];
+        float d = (s + 2.0f * x * s * (e * s) * du) * dout[i];
+        dinp[i] = set ? d : dinp[i] + d;
     }
 }
 
@@ -63,7 +64,10 @@ typedef void (*gelu_bwd_fn)(float *dinp, const float *inp, const float *dout, si
 
 static void gelu_forward_base(float *out, const float *inp, size_t n) { gelu_forward_body(out, inp, n); }
 static void gelu_backward_base(float *dinp, const float *inp, const float *dout, size_t n) {
-    gelu_backward_body(dinp, inp, dout, n);
+    gelu_backward_body(dinp, inp, dout, n, 0);
+}
+static void gelu_backward_set_base(float *dinp, const float *inp, const float *dout, size_t n) {
+    gelu_backward_body(dinp, inp, dout, n, 1);
 }
 
 #ifdef WARM_KERNELS_X86
@@ -72,7 +76,11 @@ __attribute__((target("avx512f"))) static void gelu_forward_avx512(float *out, c
 }
 __attribute__((target("avx512f"))) static void gelu_backward_avx512(float *dinp, const float *inp,
                                                                     const float *dout, size_t n) {
-    gelu_backward_body(dinp, inp, dout, n);
+    gelu_backward_body(dinp, inp, dout, n, 0);
+}
+__attribute__((target("avx512f"))) static void gelu_backward_set_avx512(float *dinp, const float *inp,
+                                                                        const float *dout, size_t n) {
+    gelu_backward_body(dinp, inp, dout, n, 1);
 }
 #endif
 
@@ -93,11 +101,10 @@ void warm_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-/* dinp (n) += gelu'(inp) * dout (n). */
-void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
-    gelu_bwd_fn fn = gelu_backward_base;
+static void gelu_backward_run(float *dinp, const float *inp, const float *dout, size_t n, int set) {
+    gelu_bwd_fn fn = set ? gelu_backward_set_base : gelu_backward_base;
 #ifdef WARM_KERNELS_X86
-    if (warm_kernels_avx512(0)) fn = gelu_backward_avx512;
+    if (warm_kernels_avx512(0)) fn = set ? gelu_backward_set_avx512 : gelu_backward_avx512;
 #endif
     size_t nchunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
 #ifdef _OPENMP
@@ -107,4 +114,14 @@ void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
         size_t i0 = c * GELU_CHUNK;
         fn(dinp + i0, inp + i0, dout + i0, n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK);
     }
+}
+
+/* dinp (n) += gelu'(inp) * dout (n). */
+void warm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+    gelu_backward_run(dinp, inp, dout, n, 0);
+}
+
+/* dinp (n) = gelu'(inp) * dout (n). */
+void warm_gelu_backward_set(float *dinp, const float *inp, const float *dout, size_t n) {
+    gelu_backward_run(dinp, inp, dout, n, 1);
 }

@@ -6,8 +6,8 @@
  *
  * Design (a GotoBLAS/BLIS loop nest written for row-major C; every thread works on its own buffers):
  *
- *   split C's columns into blocks of <= NC (and, for narrow N, its rows into slices); thread t takes a
- *   contiguous run of these work items, then for its items:
+ *   split C's columns into blocks of <= NC*KC/kc columns (and, for narrow N, its rows into slices); thread t
+ *   takes a contiguous run of these work items, then for its items:
  *     for pc in K, kc at a time                         (kc <= KC, fixed by K alone)
  *       [a_resident: pack all its A panels for this pc once, reused by every column block]
  *       for each column block jc:
@@ -79,7 +79,8 @@ enum {
     MR = 12,   /* rows of the register tile (see the design comment) */
     NR = 32,   /* columns of the register tile: two zmm vectors */
     KC = 384,  /* max depth of one packed block: a 384 x 32 B panel is 48 KB, the A panel 18 KB (L1: 48 KB) */
-    NC = 480,  /* max columns of one thread's B block: 384 x 480 x 4 B = 720 KB of the 2 MB L2 */
+    NC = 480,  /* max columns of one thread's B block at kc = KC: 384 x 480 x 4 B = 720 KB of the 2 MB L2 (shallower
+                * K blocks get proportionally wider B blocks in the same 720 KB, up to 4 NC; see plan_gemm) */
     MB = 8,    /* A panels packed together: 96 rows x 384 x 4 B = 144 KB, beside the B block in L2 */
 };
 
@@ -325,6 +326,9 @@ typedef struct gemm_call {
     transpose_fn transpose; /* its matching transposing pack */
     direct_fn dot;          /* few rows, transB: dot products of rows of A and B (NULL: not on this CPU) */
     direct_fn axpy;         /* few rows, no transB: rows of B scaled into C's rows (NULL: not on this CPU) */
+    float *colsum;          /* optional (N), zeroed: receives the column sums of op(B) (= B, no transB) while
+                             * B is packed, when the packed path packs every B element once (colsum_done) */
+    int colsum_done;
 } gemm_call;
 
 #ifdef WARM_X86
@@ -504,10 +508,12 @@ static void gemm_small(const gemm_call *g) {
  * sequential. (Software prefetching here, or of the next pack's source during the sweeps, measured no gain,
  * with operands in L3 or cold in DRAM.)
  */
-static void pack_k_rows(const float *src, size_t ld, int kc, int len, int width, float *dst) {
+static void pack_k_rows(const float *src, size_t ld, int kc, int len, int width, float *dst, float *colsum) {
     int npan = ceil_div(len, width);
     for (int k = 0; k < kc; k++) {
         const float *s = src + (size_t)k * ld;
+        if (colsum) /* column sums of the packed rows, k ascending (bias gradients: bias_backward's order) */
+            for (int j = 0; j < len; j++) colsum[j] += s[j];
         for (int p = 0; p < npan; p++) {
             float *d = dst + ((size_t)p * kc + k) * width;
             int n = imin(width, len - p * width);
@@ -524,7 +530,7 @@ static void pack_k_rows(const float *src, size_t ld, int kc, int len, int width,
 /* Packs rows i0..i0+m-1, depth p0..p0+kc-1 of op(A) into consecutive MR-row panels (zero rows past m). */
 static void pack_a(const gemm_call *g, int i0, int m, int p0, int kc, float *ap) {
     if (g->transA) { /* A is [K, M] */
-        pack_k_rows(g->A + (size_t)p0 * g->lda + i0, (size_t)g->lda, kc, m, MR, ap);
+        pack_k_rows(g->A + (size_t)p0 * g->lda + i0, (size_t)g->lda, kc, m, MR, ap, NULL);
         return;
     }
     for (int p = 0; p * MR < m; p++) /* A is [M, K]: rows contiguous in k, transposed into each panel */
@@ -535,7 +541,7 @@ static void pack_a(const gemm_call *g, int i0, int m, int p0, int kc, float *ap)
 /* Packs columns j0..j0+n-1, depth p0..p0+kc-1 of op(B) into consecutive NR-column panels (zero past n). */
 static void pack_b(const gemm_call *g, int j0, int n, int p0, int kc, float *bp) {
     if (!g->transB) { /* B is [K, N] */
-        pack_k_rows(g->B + (size_t)p0 * g->ldb + j0, (size_t)g->ldb, kc, n, NR, bp);
+        pack_k_rows(g->B + (size_t)p0 * g->ldb + j0, (size_t)g->ldb, kc, n, NR, bp, g->colsum ? g->colsum + j0 : NULL);
         return;
     }
     for (int q = 0; q * NR < n; q++) { /* B is [N, K]: column j of op(B) is row j of B, contiguous in k */
@@ -575,7 +581,10 @@ static gemm_plan plan_gemm(const gemm_call *g, int max_threads) {
      * more often) or split the rows (B packed more often): take the cheaper, e.g. rows for the input
      * gradient of a narrow layer (M = 2048 tokens, N = 256), columns for decode (M = 1).
      */
-    int nb0 = ceil_div(g->N, NC);
+    /* A B block of kc x nc floats within NC*KC (720 KB of L2): shallower K blocks allow wider column blocks,
+     * so fewer of them and fewer re-packs of A (256 x 1024 at kc 256: 2 blocks of 512, not 4 of 256). */
+    int nc_max = imin((NC * KC / p.kc) / NR * NR, 4 * NC);
+    int nb0 = ceil_div(g->N, nc_max);
     int nb_cols = ceil_div(nb0, T) * T; /* a multiple of T keeps threads balanced */
     int rs_rows = ceil_div(T, nb0);
     int64_t a_size = (int64_t)g->M * g->K, b_size = (int64_t)g->K * g->N;
@@ -642,6 +651,9 @@ static void gemm_thread(const gemm_call *g, const gemm_plan *p, float *ap, float
 /* The packed, blocked, threaded product. Returns 0 if the buffers could not be allocated. */
 static int gemm_packed(gemm_call *g, int max_threads) {
     gemm_plan p = plan_gemm(g, max_threads);
+    /* Column sums ride along only where each B element is packed exactly once: K blocks in ascending order,
+     * each column block by one thread (rsplit == 1), B not transposed. */
+    if (g->colsum && (p.rsplit != 1 || g->transB)) g->colsum = NULL;
     /* Per thread: the A panels (MB of them, or all when resident) and one B block, in whole cache lines. */
     size_t a_panels = p.a_resident ? (size_t)ceil_div(g->M, MR) : MB;
     size_t a_floats = (a_panels * MR * p.kc + 15) & ~(size_t)15;
@@ -662,6 +674,7 @@ static int gemm_packed(gemm_call *g, int max_threads) {
         gemm_thread(g, &p, ap, ap + a_floats, t, nt);
     }
     free(raw);
+    g->colsum_done = g->colsum != NULL;
     return 1;
 }
 
@@ -756,6 +769,21 @@ static void bias_backward(float *dbias, const float *dout, int N, int OC) {
 void warm_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                           const float *weight, int N, int C, int OC) {
     if (dinp) warm_sgemm(0, 1, N, C, OC, 1.0f, dout, OC, weight, OC, 1.0f, dinp, C);
-    if (dweight) warm_sgemm(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dweight, OC);
-    if (dbias) bias_backward(dbias, dout, N, OC);
+    if (!dweight) {
+        if (dbias) bias_backward(dbias, dout, N, OC);
+        return;
+    }
+    /* The bias gradient is summed while the weight-gradient GEMM packs dout (its B operand) instead of in a
+     * pass of its own: per column a sum over rows in ascending order from 0, then added to dbias, the same
+     * operations as bias_backward (same bits). Where the GEMM does not pack dout once, bias_backward runs. */
+    float *sums = dbias ? calloc((size_t)OC, sizeof(float)) : NULL;
+    gemm_call g = {.transA = 1, .M = C, .N = OC, .K = N, .alpha = 1.0f, .beta = 1.0f, .A = inp, .B = dout,
+                   .lda = C, .ldb = OC, .ldc = OC, .C = dweight, .colsum = sums};
+    gemm_run(&g);
+    if (dbias && g.colsum_done) {
+        for (int j = 0; j < OC; j++) dbias[j] += sums[j];
+    } else if (dbias) {
+        bias_backward(dbias, dout, N, OC);
+    }
+    free(sums);
 }

@@ -158,12 +158,6 @@ static void gather_add(float *out, const float *full, const int32_t *rows, int R
     }
 }
 
-/* Residual dropout on R rows: the rows themselves (rows == NULL) or rows gathered from (N, C) (masks of rows[r]). */
-static void resid_dropout(float *x, const int32_t *rows, int R, int C, float p, uint64_t key) {
-    if (rows) warm_dropout_forward_rows(x, rows, R, C, p, key);
-    else warm_dropout_forward(x, (size_t)R * C, p, key);
-}
-
 /* MLP block of layer l over R rows of res2: res3 = res2 + dropout(c_proj(gelu(c_fc(ln_2(res2))))). */
 static void mlp_forward(warm_trainer *tr, int l, int R, const int32_t *rows, float pr) {
     warm_model *m = tr->m;
@@ -174,8 +168,12 @@ static void mlp_forward(warm_trainer *tr, int l, int R, const int32_t *rows, flo
     warm_linear_forward(a->fch, a->ln2, w.fcw, w.fcb, R, C, 4 * C);
     warm_gelu_forward(a->fch_gelu, a->fch, (size_t)R * 4 * C);
     warm_linear_forward(a->res3, a->fch_gelu, w.fcprojw, w.fcprojb, R, 4 * C, C);
-    resid_dropout(a->res3, rows, R, C, pr, site_key(tr->key, l, SITE_MLP_OUT));
-    residual_forward(a->res3, a->res3, a->res2, (size_t)R * C);
+    if (rows) {
+        warm_dropout_forward_rows(a->res3, rows, R, C, pr, site_key(tr->key, l, SITE_MLP_OUT));
+        residual_forward(a->res3, a->res3, a->res2, (size_t)R * C);
+    } else { /* dropout and residual add in one pass (the same bits) */
+        warm_dropout_residual_forward(a->res3, a->res3, a->res2, (size_t)R * C, pr, site_key(tr->key, l, SITE_MLP_OUT));
+    }
 }
 
 /* Layer l over all N rows; res (N, C) is its input residual. */
@@ -189,8 +187,7 @@ static void layer_forward(warm_trainer *tr, int l, const float *res, float pa, f
     warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
     warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT));
     warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
-    warm_dropout_forward(a->res2, (size_t)N * C, pr, site_key(tr->key, l, SITE_ATT_OUT));
-    residual_forward(a->res2, a->res2, res, (size_t)N * C);
+    warm_dropout_residual_forward(a->res2, a->res2, res, (size_t)N * C, pr, site_key(tr->key, l, SITE_ATT_OUT));
     mlp_forward(tr, l, N, NULL, pr);
 }
 
@@ -270,9 +267,12 @@ static const float *branch_grad(warm_trainer *tr, const float *dres, int R, cons
     if (p <= 0.0f) return dres;
     int C = tr->m->cfg.n_embd;
     size_t n = (size_t)R * C;
-    memcpy(tr->dln, dres, n * sizeof(float));
-    if (rows) warm_dropout_backward_rows(tr->dln, rows, R, C, p, key);
-    else warm_dropout_backward(tr->dln, n, p, key);
+    if (rows) {
+        memcpy(tr->dln, dres, n * sizeof(float));
+        warm_dropout_backward_rows(tr->dln, rows, R, C, p, key);
+    } else {
+        warm_dropout_backward_to(tr->dln, dres, n, p, key); /* copy and mask in one pass */
+    }
     return tr->dln;
 }
 
@@ -285,8 +285,7 @@ static void mlp_backward(warm_trainer *tr, int l, float *dres, int R, const int3
     layer_acts *a = &tr->layers[l];
     const float *db = branch_grad(tr, dres, R, rows, pr, site_key(tr->key, l, SITE_MLP_OUT));
     linear_backward_set(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, db, a->fch_gelu, w.fcprojw, R, 4 * C, C);
-    memset(tr->dfch, 0, (size_t)R * 4 * C * sizeof(float));
-    warm_gelu_backward(tr->dfch, a->fch, tr->dfch_gelu, (size_t)R * 4 * C);
+    warm_gelu_backward_set(tr->dfch, a->fch, tr->dfch_gelu, (size_t)R * 4 * C);
     linear_backward_set(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, R, C, 4 * C);
     warm_layernorm_backward(dres, dw.ln2w, dw.ln2b, tr->datty, a->res2, w.ln2w, a->ln2_mean, a->ln2_rstd, R, C);
 }
@@ -310,9 +309,8 @@ static void layer_backward(warm_trainer *tr, int l, const float *res, float pa, 
     mlp_backward(tr, l, tr->dres, N, NULL, pr);
     const float *db = branch_grad(tr, tr->dres, N, NULL, pr, site_key(tr->key, l, SITE_ATT_OUT));
     linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
-    memset(tr->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
-    warm_attention_backward(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
-                            tr->att_scratch);
+    warm_attention_backward_set(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
+                                tr->att_scratch);
     qkv_backward(tr, l, res);
 }
 
@@ -357,12 +355,20 @@ static void body_backward(warm_trainer *tr) {
     /* embeddings: rows scattered into wte by token id, positions into wpe; fixed row order (deterministic). */
     size_t NC = (size_t)N * C;
     warm_dropout_backward(tr->dres, NC, pe, site_key(tr->key, -1, SITE_EMB));
-#pragma omp parallel for
-    for (int i = 0; i < C; i++) {
+    /* Threads take strips of 16 columns (one cache line of each row); every element still sums its rows in
+     * ascending order, so the result does not depend on the split. */
+    enum { STRIP = 16 };
+    int nstrips = (C + STRIP - 1) / STRIP;
+#pragma omp parallel for schedule(static)
+    for (int sidx = 0; sidx < nstrips; sidx++) {
+        int i0 = sidx * STRIP, i1 = i0 + STRIP < C ? i0 + STRIP : C;
         for (int bt = 0; bt < N; bt++) {
-            float d = tr->dres[(size_t)bt * C + i];
-            dg.wte[(size_t)tr->tokens[bt] * C + i] += d;
-            dg.wpe[(size_t)(bt % T) * C + i] += d;
+            const float *d = tr->dres + (size_t)bt * C;
+            float *wt = dg.wte + (size_t)tr->tokens[bt] * C, *wp = dg.wpe + (size_t)(bt % T) * C;
+            for (int i = i0; i < i1; i++) {
+                wt[i] += d[i];
+                wp[i] += d[i];
+            }
         }
     }
 }
@@ -505,11 +511,20 @@ float warm_model_adamw_step(warm_model *m, const warm_adamw_config *c, int head_
     m->step++;
     float bc1 = 1.0f - (float)pow((double)c->beta1, (double)m->step);
     float bc2 = 1.0f - (float)pow((double)c->beta2, (double)m->step);
-    for (int i = first; i < m->n_tensors; i++) {
+    /* Runs of adjacent tensors with the same decay setting are one call (the update is elementwise), and each
+     * call zeroes the gradients it has read; whatever no run covered is zeroed afterwards. */
+    size_t covered = 0;
+    for (int i = first; i < m->n_tensors;) {
         const warm_tensor *t = &m->tensors[i];
-        warm_adamw_update(m->params + t->offset, m->grads + t->offset, m->m + t->offset, m->v + t->offset, t->numel, lr,
-                          c->beta1, c->beta2, c->eps, t->decay ? c->weight_decay : 0.0f, bc1, bc2, scale);
+        size_t off = t->offset, n = t->numel;
+        int j = i + 1;
+        while (j < m->n_tensors && m->tensors[j].decay == t->decay && m->tensors[j].offset == off + n)
+            n += m->tensors[j++].numel;
+        warm_adamw_update_zero(m->params + off, m->grads + off, m->m + off, m->v + off, n, lr, c->beta1, c->beta2,
+                               c->eps, t->decay ? c->weight_decay : 0.0f, bc1, bc2, scale);
+        covered += n;
+        i = j;
     }
-    warm_model_zero_grad(m);
+    if (first != 0 || covered != m->n_params) warm_model_zero_grad(m);
     return norm;
 }
