@@ -525,16 +525,24 @@ __attribute__((target("avx512f,avx512dq"))) static void head_backward_avx512(flo
 #endif
 
 
-void warm_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, float p,
-                            uint64_t drop_key) {
-    att_dims d = att_dims_make(B, T, C, NH, p, drop_key);
-    if (B == 0 || T == 0) return;
-    size_t per = fwd_ws_floats(&d);
-    float *ws = alloc_or_die(per * (size_t)warm_num_threads());
-    head_fwd_fn head = head_forward_base;
-#ifdef WARM_KERNELS_X86
-    if (warm_kernels_avx512(1)) head = head_forward_avx512;
-#endif
+/* One attention call: which per-(b, h) worker runs, and its arguments. */
+typedef enum { ATT_FWD, ATT_BWD, ATT_ROW_FWD, ATT_ROW_BWD } att_kind;
+typedef struct {
+    att_kind kind;
+    head_fwd_fn fwd;
+    head_bwd_fn bwd;
+    row_fwd_fn rfwd;
+    row_bwd_fn rbwd;
+    float *out, *att, *dqkv;
+    const float *qkv, *dout, *att_in;
+    const int32_t *qpos;
+} att_job;
+
+/* Runs the job's worker for every (b, h) pair, one pair per work item (collapse(2), static schedule), each
+ * thread with its own `per` floats of ws. */
+static void run_heads(const att_job *j, const att_dims *d, float *ws, size_t per) {
+    int B = d->B, NH = d->NH;
+    (void)per; /* used by the OpenMP build only */
 #ifdef _OPENMP
 #pragma omp parallel
 #endif
@@ -545,8 +553,27 @@ void warm_attention_forward(float *out, float *att, const float *qkv, int B, int
 #pragma omp for collapse(2) schedule(static)
 #endif
         for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++) head(out, att, qkv, b, h, &d, mine);
+            for (int h = 0; h < NH; h++) switch (j->kind) {
+                case ATT_FWD: j->fwd(j->out, j->att, j->qkv, b, h, d, mine); break;
+                case ATT_BWD: j->bwd(j->dqkv, j->dout, j->qkv, j->att_in, b, h, d, mine); break;
+                case ATT_ROW_FWD: j->rfwd(j->out, j->att, j->qkv, j->qpos, b, h, d, mine); break;
+                case ATT_ROW_BWD: j->rbwd(j->dqkv, j->dout, j->qkv, j->att_in, j->qpos, b, h, d, mine); break;
+                }
     }
+}
+
+void warm_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, float p,
+                            uint64_t drop_key) {
+    att_dims d = att_dims_make(B, T, C, NH, p, drop_key);
+    if (B == 0 || T == 0) return;
+    size_t per = fwd_ws_floats(&d);
+    float *ws = alloc_or_die(per * (size_t)warm_num_threads());
+    head_fwd_fn head = head_forward_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) head = head_forward_avx512;
+#endif
+    att_job j = {.kind = ATT_FWD, .fwd = head, .out = out, .att = att, .qkv = qkv};
+    run_heads(&j, &d, ws, per);
     warm_free(ws);
 }
 
@@ -564,18 +591,8 @@ static void attention_backward(float *dqkv, const float *dout, const float *qkv,
 #ifdef WARM_KERNELS_X86
     if (warm_kernels_avx512(1)) head = head_backward_avx512;
 #endif
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    {
-        float *mine = ws;
-#ifdef _OPENMP
-        mine += per * (size_t)omp_get_thread_num();
-#pragma omp for collapse(2) schedule(static)
-#endif
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++) head(dqkv, dout, qkv, att, b, h, &d, mine);
-    }
+    att_job j = {.kind = ATT_BWD, .bwd = head, .dqkv = dqkv, .dout = dout, .qkv = qkv, .att_in = att};
+    run_heads(&j, &d, ws, per);
     if (own) warm_free(ws);
 }
 
@@ -605,18 +622,8 @@ void warm_attention_forward_rows(float *out, float *att, const float *qkv, const
 #ifdef WARM_KERNELS_X86
     if (warm_kernels_avx512(1)) head = row_forward_avx512;
 #endif
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    {
-        float *mine = ws;
-#ifdef _OPENMP
-        mine += per * (size_t)omp_get_thread_num();
-#pragma omp for collapse(2) schedule(static)
-#endif
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++) head(out, att, qkv, qpos, b, h, &d, mine);
-    }
+    att_job j = {.kind = ATT_ROW_FWD, .rfwd = head, .out = out, .att = att, .qkv = qkv, .qpos = qpos};
+    run_heads(&j, &d, ws, per);
     warm_free(ws);
 }
 
@@ -631,17 +638,7 @@ void warm_attention_backward_rows(float *dqkv, const float *dout, const float *q
 #ifdef WARM_KERNELS_X86
     if (warm_kernels_avx512(1)) head = row_backward_avx512;
 #endif
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    {
-        float *mine = ws;
-#ifdef _OPENMP
-        mine += per * (size_t)omp_get_thread_num();
-#pragma omp for collapse(2) schedule(static)
-#endif
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++) head(dqkv, dout, qkv, att, qpos, b, h, &d, mine);
-    }
+    att_job j = {.kind = ATT_ROW_BWD, .rbwd = head, .dqkv = dqkv, .dout = dout, .qkv = qkv, .att_in = att, .qpos = qpos};
+    run_heads(&j, &d, ws, per);
     warm_free(ws);
 }
