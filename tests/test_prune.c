@@ -13,7 +13,8 @@
  *     packed one): loss and rewards within 1e-6 relative, every gradient within 1e-5 relative + 1e-7
  *     absolute (measured: loss and rewards bit-identical, worst gradient element 0.74 x that tolerance;
  *     with WARM_SGEMM_ISA=avx2 or portable, i.e. the packed path for every shape, all bit-identical);
- * and the pruned step is bit-identical on 1 and 2 threads.
+ * and the pruned step is bit-identical on 1 and 2 threads. All on the padded step (warm_trainer_set_pair_packing
+ * off); pruning of the packed shared-prefix step is tested in test_pairs.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,7 @@ static void case_free(bt_case *k) {
 /* One BT step with dropout on (fresh gradients); grads copied to g, rewards to r. */
 static float case_step(bt_case *k, int prune, float *g, float *r) {
     warm_trainer_set_prune(k->tr, prune);
+    warm_trainer_set_pair_packing(k->tr, 0); /* the padded step (pruning of the packed step: test_pairs.c) */
     warm_model_zero_grad(&k->m);
     warm_bt_stats st = warm_trainer_bt_step(k->tr, k->tok, k->len, k->P, k->T, k->margins, 0.05f, 1, 42, 1, r);
     memcpy(g, k->m.grads, k->m.n_params * sizeof(float));

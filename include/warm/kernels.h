@@ -79,6 +79,41 @@ void warm_attention_backward_rows(float *dqkv, const float *dout, const float *q
                                   const int32_t *qpos, int B, int T, int C, int NH, float p, uint64_t drop_key);
 
 /*
+ * Tree attention over shared-prefix pairs of sequences, packed without padding. Pair i occupies the rows
+ * [start, start + prefix + len_a + len_b) of qkv (N, 3C): the shared prefix, then the rest of sequence a, then
+ * the rest of sequence b (prefix >= 0, len_a, len_b >= 1, prefix + max(len_a, len_b) <= T). Sequence a is its
+ * prefix rows and a's rows, sequence b its prefix rows and b's rows; position t of either is t. Every query
+ * attends causally within its own sequence: a row of b sees the prefix and b's earlier rows, never a's, so each
+ * sequence gets the attention it would get alone (the prefix's queries are computed once, as part of a).
+ * out (N, C) and att (N, NH, T) are written on the pairs' rows: att row (r, h) holds the probabilities over
+ * positions 0..t of the query's sequence (t its position), zero past t. Dropout (rate p) element of (query
+ * row r, head h, key position s) is warm_dropout_keep(drop_key, (r*NH + h)*T + s, p).
+ * Work items are (pair, head): deterministic and thread-count invariant like the kernels above.
+ */
+typedef struct {
+    int32_t start;  /* first packed row of the pair */
+    int32_t prefix; /* shared prefix rows (positions 0..prefix-1 of both sequences) */
+    int32_t len_a;  /* rows of sequence a after the prefix (>= 1) */
+    int32_t len_b;  /* rows of sequence b after the prefix (>= 1) */
+} warm_tree_pair;
+void warm_attention_tree_forward(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int P, int T,
+                                 int C, int NH, float p, uint64_t drop_key);
+/* dqkv (N, 3C) OVERWRITTEN on every row of every pair (other rows untouched); scratch: scratch_floats floats of
+ * workspace (allocated internally when NULL or too small). Prefix rows get the sum of both sequences' dk, dv. */
+void warm_attention_tree_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  const warm_tree_pair *pairs, int P, int T, int C, int NH, float p,
+                                  uint64_t drop_key, float *scratch, size_t scratch_floats);
+/* Only the last position of each sequence (the pooled rows of a reward model): out (2P, C) row i is the last
+ * row of a of pair i, row P + i the last row of b; att (2P, NH, T). Same masks and rows as the full kernel. */
+void warm_attention_tree_forward_last(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int P,
+                                      int T, int C, int NH, float p, uint64_t drop_key);
+/* Backward of _last: dout (2P, C); dqkv overwritten on every row of every pair (the full backward with dout
+ * zero on every row but the last of each sequence). */
+void warm_attention_tree_backward_last(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                       const warm_tree_pair *pairs, int P, int T, int C, int NH, float p,
+                                       uint64_t drop_key, float *scratch, size_t scratch_floats);
+
+/*
  * Inverted dropout in place on x (n): x[i] *= keep(key, i) * (1/(1-p)), with keep = warm_dropout_keep (0 or 1)
  * and the reciprocal rounded to float first, as torch does (a dropped NaN stays NaN). p = 0 is a no-op.
  */

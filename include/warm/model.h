@@ -145,6 +145,19 @@ void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze);
 void warm_trainer_set_prune(warm_trainer *tr, int on);
 
 /*
+ * Shared-prefix packing in warm_trainer_bt_step (on by default): each pair is run as one packed row set holding
+ * the longest common token prefix of chosen and rejected once (capped so each keeps at least one token of its
+ * own), then the rest of chosen, then the rest of rejected, with tree attention (rejected's rows see the prefix
+ * and themselves, never chosen's) and position ids continuing from the prefix; the pairs are concatenated with
+ * no padding, so the step's work is proportional to real tokens. Pairs that share no prefix just run as two
+ * unpadded sequences. Rewards are read at the same tokens as the padded step (last token of each sequence), and
+ * with dropout off loss, rewards and gradients equal the padded step's up to float rounding; dropout masks
+ * differ (they are numbered by packed row; still a pure function of the key). on = 0 runs the 2P right-padded
+ * rows (the previous behaviour; for tests and benchmarks).
+ */
+void warm_trainer_set_pair_packing(warm_trainer *tr, int on);
+
+/*
  * Forward over tokens (B, T) right-padded with per-row lengths (1..T). train != 0 enables dropout with
  * counter-based masks keyed by dropout_key (same key -> same masks). Returns the final hidden states
  * (B, T, C) after ln_f (owned by the trainer, valid until the next call).
@@ -169,7 +182,7 @@ typedef struct {
 
 /*
  * Bradley-Terry step over P pairs: rows 0..P-1 of tokens are the chosen sequences, rows P..2P-1 the rejected
- * (each right-padded to T, lengths per row). loss = mean_p -log sigma(r+ - r- - margin_p)
+ * (each right-padded to T, lengths per row; packed internally unless warm_trainer_set_pair_packing(tr, 0)). loss = mean_p -log sigma(r+ - r- - margin_p)
  * + center * mean_p (r+ + r-)^2 (margins may be NULL = 0). Rewards (2P) written to rewards if non-NULL.
  * If backward, grads accumulate into m->grads.
  */

@@ -288,14 +288,13 @@ static size_t fwd_ws_floats(const att_dims *d) { return round16(d->PK) + d->TH +
  * packed keys and vc the values (rows 0..t at least). row and wrow are scratch rows (TP). Shared by the full
  * and the one-row-per-sequence kernels, so both compute a row the same way.
  */
-static WARM_INLINE void query_row(float *y, float *P, const float *q_t, const float *kp, const float *vc, size_t bh,
-                                  int t, const att_dims *d, float *row, float *wrow) {
+static WARM_INLINE void query_row(float *y, float *P, const float *q_t, const float *kp, const float *vc,
+                                  uint64_t base, int t, const att_dims *d, float *row, float *wrow) {
     int n = t + 1;
     dot_blocks(row, q_t, kp, round4(t / VW + 1), d->HS, d->scale);
     softmax_row(P, row, n, d->T);
     const float *w = P;
     if (d->p > 0.0f) {
-        uint64_t base = drop_base(d, bh, t);
         for (int s = 0; s < n; s++) wrow[s] = P[s] * drop_mult(d, base, s);
         w = wrow;
     }
@@ -314,7 +313,8 @@ static WARM_INLINE void head_forward_body(float *out, float *att, const float *q
     copy_rows(vc, q + 2 * (size_t)d->C, d->C3, d);
     for (int t = 0; t < T; t++)
         query_row(out + ((size_t)b * (size_t)T + (size_t)t) * (size_t)d->C + (size_t)h * (size_t)HS,
-                  att + (bh * (size_t)T + (size_t)t) * (size_t)T, q + (size_t)t * d->C3, kp, vc, bh, t, d, row, wrow);
+                  att + (bh * (size_t)T + (size_t)t) * (size_t)T, q + (size_t)t * d->C3, kp, vc, drop_base(d, bh, t),
+                  t, d, row, wrow);
 }
 
 /*
@@ -332,7 +332,7 @@ static WARM_INLINE void head_forward_row_body(float *out, float *att, const floa
     pack_first_blocks(kp, vc, t + 1, d);
     copy_first_rows(vc, q + 2 * (size_t)d->C, d->C3, t + 1, d);
     query_row(out + (size_t)b * (size_t)d->C + (size_t)h * (size_t)HS, att + bh * (size_t)T, q + (size_t)t * d->C3,
-              kp, vc, bh, t, d, row, wrow);
+              kp, vc, drop_base(d, bh, t), t, d, row, wrow);
 }
 
 /*
@@ -345,18 +345,18 @@ static size_t bwd_ws_floats(const att_dims *d) {
 }
 
 /*
- * Pass 1 for query row t of pair bh (probabilities P (t+1), output gradient g_t (HS)): ds (t+1) <- dS row with
+ * Pass 1 for query row t (probabilities P (t+1), output gradient g_t (HS), dropout elements base + s): ds (t+1) <- dS row with
  * the score scale folded in, pd (t+1) <- Pd row (skipped when NULL, i.e. without dropout), dq_t (HS) <-
  * sum_s dS[s] k_s. vp: packed values, kc: keys (rows 0..t at least), row: scratch (TP). Shared by the full and
  * the one-row-per-sequence backward.
  */
 static WARM_INLINE void grad_row(float *ds, float *pd, float *dq_t, const float *P, const float *g_t,
-                                 const float *vp, const float *kc, size_t bh, int t, const att_dims *d, float *row) {
+                                 const float *vp, const float *kc, uint64_t base, int t, const att_dims *d,
+                                 float *row) {
     int n = t + 1;
     dot_blocks(row, g_t, vp, round4(t / VW + 1), d->HS, 1.0f); /* dPd */
     if (pd) {
         /* one mask evaluation per element: Pd = P * m and dP = dPd * m, m = mask / (1-p) */
-        uint64_t base = drop_base(d, bh, t);
         for (int s = 0; s < n; s++) {
             float m = drop_mult(d, base, s);
             pd[s] = P[s] * m;
@@ -391,7 +391,7 @@ static WARM_INLINE void head_backward_body(float *dqkv, const float *dout, const
     /* pass 1, per query row t: dS row, Pd row, dq_t */
     for (int t = 0; t < T; t++)
         grad_row(dS + (size_t)t * (size_t)T, Pd ? Pd + (size_t)t * (size_t)T : NULL, dqw + (size_t)t * (size_t)HS,
-                 attb + (size_t)t * (size_t)T, gc + (size_t)t * (size_t)HS, vp, kc, bh, t, d, row);
+                 attb + (size_t)t * (size_t)T, gc + (size_t)t * (size_t)HS, vp, kc, drop_base(d, bh, t), t, d, row);
     /*
      * pass 2, per key row s: dk_s and dv_s sum over the query rows t >= s (column s of dS and Pd); then row s
      * of dqkv (its q, k and v parts) is updated in one go. Rows of dqkv are 12 KB apart in GPT-2 small, too
@@ -453,7 +453,7 @@ static WARM_INLINE void head_backward_row_body(float *dqkv, const float *dout, c
     copy_first_rows(vc, qkv + head_off + 2 * (size_t)d->C, C3, n, d);
     pack_first_blocks(vp, vc, n, d);
     if (d->p == 0.0f) pd = NULL; /* then Pd = P */
-    grad_row(ds, pd, dqw, P, g, vp, kc, bh, t, d, row);
+    grad_row(ds, pd, dqw, P, g, vp, kc, drop_base(d, bh, t), t, d, row);
     const float *pdm = pd ? pd : P;
     float *dqt = dq + (size_t)t * C3;
     for (int i = 0; i < HS; i++) dqt[i] += dqw[i];
@@ -463,6 +463,112 @@ static WARM_INLINE void head_backward_row_body(float *dqkv, const float *dout, c
         for (int i = 0; i < HS; i++) {
             dks[i] += wk * q_t[i];
             dvs[i] += wv * g[i];
+        }
+    }
+}
+
+
+/*
+ * ---- Tree attention (shared-prefix pairs, see kernels.h) ----
+ * Pair i, sequence k (0: a, 1: b) of n = prefix + len_k positions: position t is packed row tree_row(k, t). One
+ * work item is one (pair, head); it runs sequence a, then sequence b, each as a causal sequence of its own over
+ * gathered rows (the prefix rows are gathered for both). Queries: every position of a, the positions >= prefix
+ * of b (the prefix's queries belong to a); with `last`, only each sequence's last position. The dropout element
+ * of (query row r, head h, key position s) is (r*NH + h)*T + s, whichever kernel computes it.
+ * Backward overwrites dqkv on every row of the pair: sequence a sets dq, dk, dv of its rows (dq 0 where a row
+ * has no query); sequence b sets those of its own rows and adds its dk, dv sums to the prefix rows.
+ */
+static WARM_INLINE size_t tree_row(const warm_tree_pair *pr, int k, int t) {
+    return (size_t)pr->start + (size_t)t + (k && t >= pr->prefix ? (size_t)pr->len_a : 0);
+}
+
+static WARM_INLINE int tree_len(const warm_tree_pair *pr, int k) { return pr->prefix + (k ? pr->len_b : pr->len_a); }
+
+/* First query position of sequence k. */
+static WARM_INLINE int tree_first(const warm_tree_pair *pr, int k, int last) {
+    return last ? tree_len(pr, k) - 1 : (k ? pr->prefix : 0);
+}
+
+static WARM_INLINE uint64_t tree_base(const att_dims *d, size_t r, int h) {
+    return ((uint64_t)r * (uint64_t)d->NH + (uint64_t)h) * (uint64_t)d->T;
+}
+
+/* dst (n, HS) <- positions 0..n-1 of sequence k, from src (the head's columns of one block, row stride ld). */
+static WARM_INLINE void tree_gather(float *restrict dst, const float *restrict src, size_t ld,
+                                    const warm_tree_pair *pr, int k, int n, const att_dims *d) {
+    for (int t = 0; t < n; t++)
+        memcpy(dst + (size_t)t * (size_t)d->HS, src + tree_row(pr, k, t) * ld, (size_t)d->HS * sizeof(float));
+}
+
+/* Output row of query position t of sequence k: its packed row, or k*P + i with `last`. */
+static WARM_INLINE size_t tree_out(const warm_tree_pair *pr, int k, int t, int i, int last, const att_dims *d) {
+    return last ? (size_t)k * (size_t)d->B + (size_t)i : tree_row(pr, k, t);
+}
+
+static WARM_INLINE void tree_forward_body(float *out, float *att, const float *qkv, const warm_tree_pair *pairs,
+                                          int last, int i, int h, const att_dims *d, float *ws) {
+    const warm_tree_pair *pr = &pairs[i];
+    size_t hc = (size_t)h * (size_t)d->HS, NH = (size_t)d->NH, T = (size_t)d->T;
+    float *kp = ws, *vc = kp + round16(d->PK), *row = vc + d->TH, *wrow = row + d->TP;
+    for (int k = 0; k < 2; k++) {
+        int n = tree_len(pr, k);
+        tree_gather(vc, qkv + hc + d->C, d->C3, pr, k, n, d); /* keys, then packed */
+        pack_first_blocks(kp, vc, n, d);
+        tree_gather(vc, qkv + hc + 2 * (size_t)d->C, d->C3, pr, k, n, d);
+        for (int t = tree_first(pr, k, last); t < n; t++) {
+            size_t r = tree_row(pr, k, t), o = tree_out(pr, k, t, i, last, d);
+            query_row(out + o * (size_t)d->C + hc, att + (o * NH + (size_t)h) * T, qkv + r * d->C3 + hc, kp, vc,
+                      tree_base(d, r, h), t, d, row, wrow);
+        }
+    }
+}
+
+/* Backward workspace: as bwd_ws_floats (q, k, dout, staged v / dq copies, packed values, dS and Pd, rows). */
+static WARM_INLINE void tree_backward_body(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                           const warm_tree_pair *pairs, int last, int i, int h, const att_dims *d,
+                                           float *ws) {
+    const warm_tree_pair *pr = &pairs[i];
+    int HS = d->HS;
+    size_t hc = (size_t)h * (size_t)HS, NH = (size_t)d->NH, T = (size_t)d->T, C3 = d->C3, C = (size_t)d->C;
+    size_t tt = round16(T * T);
+    float *qc = ws, *kc = qc + d->TH, *gc = kc + d->TH, *vp = gc + d->TH;
+    float *dS = vp + round16(d->PK), *Pd = dS + tt, *dqw = Pd + tt, *row = dqw + d->TH;
+    float *acc_k = row + d->TP, *acc_v = acc_k + round16((size_t)HS);
+    for (int k = 0; k < 2; k++) {
+        int n = tree_len(pr, k), t0 = tree_first(pr, k, last);
+        tree_gather(qc, qkv + hc, C3, pr, k, n, d);
+        tree_gather(kc, qkv + hc + C, C3, pr, k, n, d);
+        tree_gather(dqw, qkv + hc + 2 * C, C3, pr, k, n, d); /* v, staged in dqw before packing */
+        pack_first_blocks(vp, dqw, n, d);
+        /* pass 1, per query position t: dS row, Pd row (P itself without dropout), dq_t */
+        for (int t = t0; t < n; t++) {
+            size_t o = tree_out(pr, k, t, i, last, d), r = tree_row(pr, k, t);
+            const float *P = att + (o * NH + (size_t)h) * T;
+            float *g_t = gc + (size_t)t * (size_t)HS, *pd = Pd + (size_t)t * T;
+            memcpy(g_t, dout + o * C + hc, (size_t)HS * sizeof(float));
+            grad_row(dS + (size_t)t * T, d->p > 0.0f ? pd : NULL, dqw + (size_t)t * (size_t)HS, P, g_t, vp, kc,
+                     tree_base(d, r, h), t, d, row);
+            if (d->p == 0.0f) memcpy(pd, P, (size_t)(t + 1) * sizeof(float));
+        }
+        /* pass 2, per key position s: dk_s, dv_s sum over the query positions t >= max(s, t0) */
+        for (int s = 0; s < n; s++) {
+            int lo = s > t0 ? s : t0;
+            weighted_rows(acc_k, dS + (size_t)lo * T + (size_t)s, T, qc + (size_t)lo * (size_t)HS, n - lo, HS);
+            weighted_rows(acc_v, Pd + (size_t)lo * T + (size_t)s, T, gc + (size_t)lo * (size_t)HS, n - lo, HS);
+            float *dq = dqkv + tree_row(pr, k, s) * C3 + hc, *dk = dq + C, *dv = dq + 2 * C;
+            if (k == 1 && s < pr->prefix) { /* a prefix row: sequence a has set it */
+                for (int j = 0; j < HS; j++) {
+                    dk[j] += acc_k[j];
+                    dv[j] += acc_v[j];
+                }
+            } else {
+                const float *aq = dqw + (size_t)s * (size_t)HS;
+                for (int j = 0; j < HS; j++) {
+                    dq[j] = s >= t0 ? aq[j] : 0.0f;
+                    dk[j] = acc_k[j];
+                    dv[j] = acc_v[j];
+                }
+            }
         }
     }
 }
@@ -496,7 +602,37 @@ static void row_backward_base(float *dqkv, const float *dout, const float *qkv, 
     head_backward_row_body(dqkv, dout, qkv, att, qpos, b, h, d, ws);
 }
 
+typedef void (*tree_fwd_fn)(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int last, int i,
+                            int h, const att_dims *d, float *ws);
+typedef void (*tree_bwd_fn)(float *dqkv, const float *dout, const float *qkv, const float *att,
+                            const warm_tree_pair *pairs, int last, int i, int h, const att_dims *d, float *ws);
+
+static void tree_forward_base(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int last, int i,
+                              int h, const att_dims *d, float *ws) {
+    tree_forward_body(out, att, qkv, pairs, last, i, h, d, ws);
+}
+
+static void tree_backward_base(float *dqkv, const float *dout, const float *qkv, const float *att,
+                               const warm_tree_pair *pairs, int last, int i, int h, const att_dims *d, float *ws) {
+    tree_backward_body(dqkv, dout, qkv, att, pairs, last, i, h, d, ws);
+}
+
 #ifdef WARM_KERNELS_X86
+__attribute__((target("avx512f,avx512dq"))) static void tree_forward_avx512(float *out, float *att, const float *qkv,
+                                                                            const warm_tree_pair *pairs, int last,
+                                                                            int i, int h, const att_dims *d,
+                                                                            float *ws) {
+    tree_forward_body(out, att, qkv, pairs, last, i, h, d, ws);
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void tree_backward_avx512(float *dqkv, const float *dout,
+                                                                             const float *qkv, const float *att,
+                                                                             const warm_tree_pair *pairs, int last,
+                                                                             int i, int h, const att_dims *d,
+                                                                             float *ws) {
+    tree_backward_body(dqkv, dout, qkv, att, pairs, last, i, h, d, ws);
+}
+
 __attribute__((target("avx512f,avx512dq"))) static void row_forward_avx512(float *out, float *att, const float *qkv,
                                                                            const int32_t *qpos, int b, int h,
                                                                            const att_dims *d, float *ws) {
@@ -526,19 +662,23 @@ __attribute__((target("avx512f,avx512dq"))) static void head_backward_avx512(flo
 
 
 /* One attention call: which per-(b, h) worker runs, and its arguments. */
-typedef enum { ATT_FWD, ATT_BWD, ATT_ROW_FWD, ATT_ROW_BWD } att_kind;
+typedef enum { ATT_FWD, ATT_BWD, ATT_ROW_FWD, ATT_ROW_BWD, ATT_TREE_FWD, ATT_TREE_BWD } att_kind;
 typedef struct {
     att_kind kind;
     head_fwd_fn fwd;
     head_bwd_fn bwd;
     row_fwd_fn rfwd;
     row_bwd_fn rbwd;
+    tree_fwd_fn tfwd;
+    tree_bwd_fn tbwd;
     float *out, *att, *dqkv;
     const float *qkv, *dout, *att_in;
     const int32_t *qpos;
+    const warm_tree_pair *pairs; /* tree kernels: the pairs (d->B of them) */
+    int last;                    /* tree kernels: last position of each sequence only */
 } att_job;
 
-/* Runs the job's worker for every (b, h) pair, one pair per work item (collapse(2), static schedule), each
+/* Runs the job's worker for every (b, h) pair (tree kernels: b is the pair index), one pair per work item (collapse(2), static schedule), each
  * thread with its own `per` floats of ws. */
 static void run_heads(const att_job *j, const att_dims *d, float *ws, size_t per) {
     int B = d->B, NH = d->NH;
@@ -558,6 +698,10 @@ static void run_heads(const att_job *j, const att_dims *d, float *ws, size_t per
                 case ATT_BWD: j->bwd(j->dqkv, j->dout, j->qkv, j->att_in, b, h, d, mine); break;
                 case ATT_ROW_FWD: j->rfwd(j->out, j->att, j->qkv, j->qpos, b, h, d, mine); break;
                 case ATT_ROW_BWD: j->rbwd(j->dqkv, j->dout, j->qkv, j->att_in, j->qpos, b, h, d, mine); break;
+                case ATT_TREE_FWD: j->tfwd(j->out, j->att, j->qkv, j->pairs, j->last, b, h, d, mine); break;
+                case ATT_TREE_BWD:
+                    j->tbwd(j->dqkv, j->dout, j->qkv, j->att_in, j->pairs, j->last, b, h, d, mine);
+                    break;
                 }
     }
 }
@@ -641,4 +785,71 @@ void warm_attention_backward_rows(float *dqkv, const float *dout, const float *q
     att_job j = {.kind = ATT_ROW_BWD, .rbwd = head, .dqkv = dqkv, .dout = dout, .qkv = qkv, .att_in = att, .qpos = qpos};
     run_heads(&j, &d, ws, per);
     warm_free(ws);
+}
+
+static void check_tree(const warm_tree_pair *pairs, int P, int T) {
+    for (int i = 0; i < P; i++) {
+        const warm_tree_pair *pr = &pairs[i];
+        int n = pr->prefix + (pr->len_a > pr->len_b ? pr->len_a : pr->len_b);
+        WARM_CHECK(pr->start >= 0 && pr->prefix >= 0 && pr->len_a >= 1 && pr->len_b >= 1 && n <= T,
+                   "tree pair %d: start %d prefix %d lengths %d, %d (context %d)", i, (int)pr->start,
+                   (int)pr->prefix, (int)pr->len_a, (int)pr->len_b, T);
+    }
+}
+
+static void tree_forward(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int P, int T, int C,
+                         int NH, float p, uint64_t drop_key, int last) {
+    att_dims d = att_dims_make(P, T, C, NH, p, drop_key);
+    if (P == 0 || T == 0) return;
+    check_tree(pairs, P, T);
+    size_t per = fwd_ws_floats(&d);
+    float *ws = alloc_or_die(per * (size_t)warm_num_threads());
+    tree_fwd_fn f = tree_forward_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) f = tree_forward_avx512;
+#endif
+    att_job j = {.kind = ATT_TREE_FWD, .tfwd = f, .out = out, .att = att, .qkv = qkv, .pairs = pairs, .last = last};
+    run_heads(&j, &d, ws, per);
+    warm_free(ws);
+}
+
+static void tree_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                          const warm_tree_pair *pairs, int P, int T, int C, int NH, float p, uint64_t drop_key,
+                          float *scratch, size_t scratch_floats, int last) {
+    att_dims d = att_dims_make(P, T, C, NH, p, drop_key);
+    if (P == 0 || T == 0) return;
+    check_tree(pairs, P, T);
+    size_t per = bwd_ws_floats(&d), nthr = (size_t)warm_num_threads();
+    int own = scratch == NULL || per * nthr > scratch_floats;
+    float *ws = own ? alloc_or_die(per * nthr) : scratch;
+    tree_bwd_fn f = tree_backward_base;
+#ifdef WARM_KERNELS_X86
+    if (warm_kernels_avx512(1)) f = tree_backward_avx512;
+#endif
+    att_job j = {.kind = ATT_TREE_BWD, .tbwd = f, .dqkv = dqkv, .dout = dout, .qkv = qkv, .att_in = att,
+                 .pairs = pairs, .last = last};
+    run_heads(&j, &d, ws, per);
+    if (own) warm_free(ws);
+}
+
+void warm_attention_tree_forward(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int P, int T,
+                                 int C, int NH, float p, uint64_t drop_key) {
+    tree_forward(out, att, qkv, pairs, P, T, C, NH, p, drop_key, 0);
+}
+
+void warm_attention_tree_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  const warm_tree_pair *pairs, int P, int T, int C, int NH, float p,
+                                  uint64_t drop_key, float *scratch, size_t scratch_floats) {
+    tree_backward(dqkv, dout, qkv, att, pairs, P, T, C, NH, p, drop_key, scratch, scratch_floats, 0);
+}
+
+void warm_attention_tree_forward_last(float *out, float *att, const float *qkv, const warm_tree_pair *pairs, int P,
+                                      int T, int C, int NH, float p, uint64_t drop_key) {
+    tree_forward(out, att, qkv, pairs, P, T, C, NH, p, drop_key, 1);
+}
+
+void warm_attention_tree_backward_last(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                       const warm_tree_pair *pairs, int P, int T, int C, int NH, float p,
+                                       uint64_t drop_key, float *scratch, size_t scratch_floats) {
+    tree_backward(dqkv, dout, qkv, att, pairs, P, T, C, NH, p, drop_key, scratch, scratch_floats, 1);
 }

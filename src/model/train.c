@@ -26,6 +26,19 @@
  * rows run as one block of B rows instead of GEMM depth blocks over N rows with zeros in between, a different
  * rounding (and with B <= 12 rows the GEMM takes its few-row path, which rounds differently from the packed
  * one). Saves about 75% of the last layer (config S: ~18% of the step).
+ *
+ * Shared-prefix pairs (the BT step's default, warm_trainer_set_pair_packing): instead of 2P rows of T, the
+ * forward runs one token stream. Pair p contributes prefix + len_a + len_b rows: the longest common prefix of
+ * chosen and rejected (at most min(len) - 1 tokens, so both keep a pooled row of their own), the rest of chosen,
+ * the rest of rejected; tr->pos holds each row's position id (the continuations both start at prefix) and
+ * tr->pairs the spans. Every row-wise op (LayerNorm, linears, GELU, dropout, residuals) runs on the N stream
+ * rows unchanged; attention is the tree kernel (warm_attention_tree_*): each sequence attends causally to its
+ * own rows only, so rejected never sees chosen and different pairs never see each other (block-diagonal).
+ * Prefix rows get gradient from both sequences through the kernel's dk/dv sums and through every row-wise op
+ * (one row serves two sequences). Pooled rows are rows[p] = last row of chosen, rows[P + p] = last row of
+ * rejected, and pruning applies as above (warm_attention_tree_*_last for the 2P pooled queries). The attention
+ * arena (B, NH, T, T) holds the stream's (N, NH, T) probabilities since N <= B*T. Dropout masks are numbered
+ * by stream row, so they differ from the padded step's; the LM step and scoring always run padded rows.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -42,8 +55,12 @@ struct warm_trainer {
     warm_model *m;
     int Bmax, Tmax, with_lm, freeze_body;
     int prune;                 /* the BT step prunes its last layer (default 1) */
+    int pairs_packed;          /* the BT step packs shared-prefix pairs (default 1; 0: padded rows) */
     int pruned;                /* the last forward was pruned: lnf and the last layer hold (B, C) rows */
-    int B, T;                  /* shape of the last forward */
+    int B, T;                  /* shape of the last forward: B sequences (2P when packed), width / position bound T */
+    int N;                     /* token rows of the last forward: B*T padded, the packed stream's length packed */
+    int packed;                /* the last forward ran packed pairs (tree attention over tr->pairs) */
+    int P;                     /* pairs of the last packed forward */
     int train;                 /* dropout on in the last forward */
     uint64_t key;              /* dropout key of the last forward */
     float *arena;
@@ -56,6 +73,8 @@ struct warm_trainer {
     float *dres, *dln, *dqkv, *datty, *dfch, *dfch_gelu, *att_scratch;
     float *dres_c;             /* (Bmax, C) residual gradient at the pooled rows (pruned backward) */
     int32_t *tokens;           /* (N) copy of the last forward's tokens */
+    int32_t *pos;              /* (N) position id of each row */
+    warm_tree_pair *pairs;     /* (Bmax) spans of the last packed forward */
     int32_t *lengths;          /* (Bmax) */
     int32_t *qpos;             /* (Bmax) pooled position len_b - 1 of each sequence */
     int32_t *rows;             /* (Bmax) pooled row b*T + qpos[b] in the (N, C) layout */
@@ -90,8 +109,11 @@ warm_status warm_trainer_init(warm_trainer **out, warm_model *m, int Bmax, int T
     tr->lengths = calloc((size_t)Bmax, sizeof *tr->lengths);
     tr->qpos = calloc((size_t)Bmax, sizeof *tr->qpos);
     tr->rows = calloc((size_t)Bmax, sizeof *tr->rows);
+    tr->pos = calloc(N, sizeof *tr->pos);
+    tr->pairs = calloc((size_t)Bmax, sizeof *tr->pairs);
     tr->prune = 1;
-    if (!tr->arena || !tr->layers || !tr->tokens || !tr->lengths || !tr->qpos || !tr->rows) {
+    tr->pairs_packed = 1;
+    if (!tr->arena || !tr->layers || !tr->tokens || !tr->lengths || !tr->qpos || !tr->rows || !tr->pos || !tr->pairs) {
         warm_trainer_free(tr);
         return warm_error_set(err, WARM_ERR_NOMEM, "trainer: cannot allocate %.1f MB of activations",
                               (double)total * 4.0 / 1e6);
@@ -125,6 +147,8 @@ void warm_trainer_free(warm_trainer *tr) {
     free(tr->lengths);
     free(tr->qpos);
     free(tr->rows);
+    free(tr->pos);
+    free(tr->pairs);
     free(tr);
 }
 
@@ -132,12 +156,16 @@ void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze) { tr->freeze_bod
 
 void warm_trainer_set_prune(warm_trainer *tr, int on) { tr->prune = on != 0; }
 
+void warm_trainer_set_pair_packing(warm_trainer *tr, int on) { tr->pairs_packed = on != 0; }
+
 /* ---- forward ---- */
 
-static void embed_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T, int C) {
+/* out (N, C) = wte[tokens] + wpe[pos]. */
+static void embed_forward(float *out, const int32_t *tokens, const int32_t *pos, const float *wte, const float *wpe,
+                          int N, int C) {
 #pragma omp parallel for
-    for (int bt = 0; bt < B * T; bt++) {
-        const float *te = wte + (size_t)tokens[bt] * C, *pe = wpe + (size_t)(bt % T) * C;
+    for (int bt = 0; bt < N; bt++) {
+        const float *te = wte + (size_t)tokens[bt] * C, *pe = wpe + (size_t)pos[bt] * C;
         float *o = out + (size_t)bt * C;
         for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
     }
@@ -179,13 +207,15 @@ static void mlp_forward(warm_trainer *tr, int l, int R, const int32_t *rows, flo
 /* Layer l over all N rows; res (N, C) is its input residual. */
 static void layer_forward(warm_trainer *tr, int l, const float *res, float pa, float pr) {
     warm_model *m = tr->m;
-    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = tr->N;
     warm_layer_view w = warm_model_layer(m, m->params, l);
     layer_acts *a = &tr->layers[l];
     /* attention block: res2 = res + dropout(c_proj(attn(ln_1(res)))) */
     warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
     warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-    warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT));
+    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    if (tr->packed) warm_attention_tree_forward(a->atty, a->att, a->qkv, tr->pairs, tr->P, T, C, NH, pa, ka);
+    else warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, ka);
     warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
     warm_dropout_residual_forward(a->res2, a->res2, res, (size_t)N * C, pr, site_key(tr->key, l, SITE_ATT_OUT));
     mlp_forward(tr, l, N, NULL, pr);
@@ -194,46 +224,95 @@ static void layer_forward(warm_trainer *tr, int l, const float *res, float pa, f
 /* The pruned last layer (see "Pruning" at the top): keys and values of every row, the rest on the B pooled rows. */
 static void layer_forward_pruned(warm_trainer *tr, int l, const float *res, float pa, float pr) {
     warm_model *m = tr->m;
-    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = tr->N;
     warm_layer_view w = warm_model_layer(m, m->params, l);
     layer_acts *a = &tr->layers[l];
     warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
     warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-    /* From here on compact rows: row b of atty, res2, ... is position qpos[b] of sequence b. */
-    warm_attention_forward_rows(a->atty, a->att, a->qkv, tr->qpos, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT));
+    /* From here on compact rows: row b of atty, res2, ... is sequence b's pooled row tr->rows[b]. */
+    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    if (tr->packed) warm_attention_tree_forward_last(a->atty, a->att, a->qkv, tr->pairs, tr->P, T, C, NH, pa, ka);
+    else warm_attention_forward_rows(a->atty, a->att, a->qkv, tr->qpos, B, T, C, NH, pa, ka);
     warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, B, C, C);
     warm_dropout_forward_rows(a->res2, tr->rows, B, C, pr, site_key(tr->key, l, SITE_ATT_OUT));
     gather_add(a->res2, res, tr->rows, B, C);
     mlp_forward(tr, l, B, tr->rows, pr);
 }
 
-/* Forward; prune: run the last layer and ln_f on the pooled rows only (lnf is then (B, C)). */
-static const float *forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, int train,
-                            uint64_t dropout_key, int prune) {
-    warm_model *m = tr->m;
-    const warm_config *c = &m->cfg;
+/* The rows of a right-padded forward: tokens (B, T), positions t of each row, pooled rows b*T + len_b - 1. */
+static void setup_padded(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T) {
     WARM_CHECK(B >= 1 && B <= tr->Bmax && T >= 1 && T <= tr->Tmax, "batch %d x %d exceeds %d x %d", B, T, tr->Bmax,
                tr->Tmax);
-    int C = c->n_embd, N = B * T, L = c->n_layer;
+    int N = B * T;
     for (int b = 0; b < B; b++)
         WARM_CHECK(lengths[b] >= 1 && lengths[b] <= T, "row %d: length %d not in [1, %d]", b, lengths[b], T);
-    for (int i = 0; i < N; i++)
-        WARM_CHECK(tokens[i] >= 0 && tokens[i] < c->vocab_size, "token %d at %d outside vocabulary", tokens[i], i);
     tr->B = B;
     tr->T = T;
-    tr->train = train;
-    tr->key = dropout_key;
-    tr->pruned = prune && L > 0;
+    tr->N = N;
+    tr->packed = 0;
+    tr->P = 0;
     memcpy(tr->tokens, tokens, (size_t)N * sizeof *tokens);
     memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
+    for (int i = 0; i < N; i++) tr->pos[i] = i % T;
     for (int b = 0; b < B; b++) {
         tr->qpos[b] = lengths[b] - 1;
         tr->rows[b] = b * T + tr->qpos[b];
     }
+}
+
+/*
+ * The rows of a packed pair forward (see "Shared-prefix pairs" at the top): P pairs of right-padded rows (chosen
+ * b = p, rejected b = P + p, each (T) with lengths) become one stream of sum_p (prefix + len_a + len_b) rows.
+ * The prefix is the longest common token prefix, capped at min(len) - 1 so each continuation keeps a token.
+ */
+static void setup_packed(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T) {
+    int B = 2 * P;
+    WARM_CHECK(P >= 1 && B <= tr->Bmax && T >= 1 && T <= tr->Tmax, "%d pairs x %d exceed %d x %d", P, T, tr->Bmax,
+               tr->Tmax);
+    for (int b = 0; b < B; b++)
+        WARM_CHECK(lengths[b] >= 1 && lengths[b] <= T, "row %d: length %d not in [1, %d]", b, lengths[b], T);
+    int32_t n = 0;
+    for (int p = 0; p < P; p++) {
+        const int32_t *ra = tokens + (size_t)p * T, *rb = tokens + (size_t)(P + p) * T;
+        int la = lengths[p], lb = lengths[P + p], cap = (la < lb ? la : lb) - 1, k = 0;
+        while (k < cap && ra[k] == rb[k]) k++;
+        warm_tree_pair *pr = &tr->pairs[p];
+        *pr = (warm_tree_pair){n, k, la - k, lb - k};
+        /* N <= sum_p (la + lb) <= B*T <= Bmax*Tmax: the stream always fits the arena */
+        memcpy(tr->tokens + n, ra, (size_t)la * sizeof *ra);
+        memcpy(tr->tokens + n + la, rb + k, (size_t)(lb - k) * sizeof *rb);
+        for (int t = 0; t < la; t++) tr->pos[n + t] = t;
+        for (int t = k; t < lb; t++) tr->pos[n + la + t - k] = t;
+        tr->qpos[p] = la - 1;
+        tr->qpos[P + p] = lb - 1;
+        tr->rows[p] = n + la - 1;
+        tr->rows[P + p] = n + la + lb - k - 1;
+        n += la + lb - k;
+    }
+    tr->B = B;
+    tr->T = T;
+    tr->N = n;
+    tr->packed = 1;
+    tr->P = P;
+    memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
+}
+
+/* Forward over the rows set up by setup_padded / setup_packed; prune: run the last layer and ln_f on the pooled
+ * rows only (lnf is then (B, C)). */
+static const float *forward(warm_trainer *tr, int train, uint64_t dropout_key, int prune) {
+    warm_model *m = tr->m;
+    const warm_config *c = &m->cfg;
+    int C = c->n_embd, N = tr->N, B = tr->B, L = c->n_layer;
+    for (int i = 0; i < N; i++)
+        WARM_CHECK(tr->tokens[i] >= 0 && tr->tokens[i] < c->vocab_size, "token %d at %d outside vocabulary",
+                   tr->tokens[i], i);
+    tr->train = train;
+    tr->key = dropout_key;
+    tr->pruned = prune && L > 0;
     float pe = train ? c->embd_pdrop : 0.0f, pa = train ? c->attn_pdrop : 0.0f, pr = train ? c->resid_pdrop : 0.0f;
 
     warm_global_view g = warm_model_globals(m, m->params);
-    embed_forward(tr->encoded, tokens, g.wte, g.wpe, B, T, C);
+    embed_forward(tr->encoded, tr->tokens, tr->pos, g.wte, g.wpe, N, C);
     warm_dropout_forward(tr->encoded, (size_t)N * C, pe, site_key(dropout_key, -1, SITE_EMB));
     const float *res = tr->encoded;
     for (int l = 0; l < L; l++) {
@@ -247,7 +326,8 @@ static const float *forward(warm_trainer *tr, const int32_t *tokens, const int32
 
 const float *warm_trainer_forward(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T,
                                   int train, uint64_t dropout_key) {
-    return forward(tr, tokens, lengths, B, T, train, dropout_key, 0);
+    setup_padded(tr, tokens, lengths, B, T);
+    return forward(tr, train, dropout_key, 0);
 }
 
 /* ---- backward ---- */
@@ -293,7 +373,7 @@ static void mlp_backward(warm_trainer *tr, int l, float *dres, int R, const int3
 /* From dqkv (N, 3C) through c_attn and ln_1 of layer l into dres (N, C); res is the layer's input residual. */
 static void qkv_backward(warm_trainer *tr, int l, const float *res) {
     warm_model *m = tr->m;
-    int C = m->cfg.n_embd, N = tr->B * tr->T;
+    int C = m->cfg.n_embd, N = tr->N;
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
     linear_backward_set(tr->dln, dw.qkvw, dw.qkvb, tr->dqkv, a->ln1, w.qkvw, N, C, 3 * C);
@@ -301,31 +381,45 @@ static void qkv_backward(warm_trainer *tr, int l, const float *res) {
 }
 
 /* Layer l over all rows: tr->dres (N, C) from the gradient at res3 to the gradient at the layer's input. */
+/* Floats of tr->att_scratch (the attention backward's workspace). */
+static size_t att_scratch_floats(const warm_trainer *tr) {
+    return (size_t)tr->Bmax * (size_t)tr->m->cfg.n_head * (size_t)tr->Tmax * (size_t)tr->Tmax;
+}
+
 static void layer_backward(warm_trainer *tr, int l, const float *res, float pa, float pr) {
     warm_model *m = tr->m;
-    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = tr->N;
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
     mlp_backward(tr, l, tr->dres, N, NULL, pr);
     const float *db = branch_grad(tr, tr->dres, N, NULL, pr, site_key(tr->key, l, SITE_ATT_OUT));
     linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
-    warm_attention_backward_set(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, site_key(tr->key, l, SITE_ATT),
-                                tr->att_scratch);
+    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    if (tr->packed) /* every row belongs to a pair and is overwritten */
+        warm_attention_tree_backward(tr->dqkv, tr->datty, a->qkv, a->att, tr->pairs, tr->P, T, C, NH, pa, ka,
+                                     tr->att_scratch, att_scratch_floats(tr));
+    else
+        warm_attention_backward_set(tr->dqkv, tr->datty, a->qkv, a->att, B, T, C, NH, pa, ka, tr->att_scratch);
     qkv_backward(tr, l, res);
 }
 
 /* The pruned last layer: tr->dres_c (B, C) at the pooled rows in, tr->dres (N, C) at the layer's input out. */
 static void layer_backward_pruned(warm_trainer *tr, int l, const float *res, float pa, float pr) {
     warm_model *m = tr->m;
-    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = B * T;
+    int B = tr->B, T = tr->T, C = m->cfg.n_embd, NH = m->cfg.n_head, N = tr->N;
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
     mlp_backward(tr, l, tr->dres_c, B, tr->rows, pr);
     const float *db = branch_grad(tr, tr->dres_c, B, tr->rows, pr, site_key(tr->key, l, SITE_ATT_OUT));
     linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, B, C, C);
-    memset(tr->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
-    warm_attention_backward_rows(tr->dqkv, tr->datty, a->qkv, a->att, tr->qpos, B, T, C, NH, pa,
-                                 site_key(tr->key, l, SITE_ATT));
+    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    if (tr->packed) { /* overwrites every row */
+        warm_attention_tree_backward_last(tr->dqkv, tr->datty, a->qkv, a->att, tr->pairs, tr->P, T, C, NH, pa, ka,
+                                          tr->att_scratch, att_scratch_floats(tr));
+    } else {
+        memset(tr->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
+        warm_attention_backward_rows(tr->dqkv, tr->datty, a->qkv, a->att, tr->qpos, B, T, C, NH, pa, ka);
+    }
     /* The skip path: the gradient at the layer's input is zero but at the pooled rows, plus ln_1's. */
     memset(tr->dres, 0, (size_t)N * C * sizeof(float));
     for (int b = 0; b < B; b++)
@@ -338,7 +432,7 @@ static void layer_backward_pruned(warm_trainer *tr, int l, const float *res, flo
 static void body_backward(warm_trainer *tr) {
     warm_model *m = tr->m;
     const warm_config *c = &m->cfg;
-    int B = tr->B, T = tr->T, C = c->n_embd, N = B * T, L = c->n_layer;
+    int B = tr->B, C = c->n_embd, N = tr->N, L = c->n_layer;
     float pe = tr->train ? c->embd_pdrop : 0.0f, pa = tr->train ? c->attn_pdrop : 0.0f;
     float pr = tr->train ? c->resid_pdrop : 0.0f;
     warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
@@ -364,7 +458,7 @@ static void body_backward(warm_trainer *tr) {
         int i0 = sidx * STRIP, i1 = i0 + STRIP < C ? i0 + STRIP : C;
         for (int bt = 0; bt < N; bt++) {
             const float *d = tr->dres + (size_t)bt * C;
-            float *wt = dg.wte + (size_t)tr->tokens[bt] * C, *wp = dg.wpe + (size_t)(bt % T) * C;
+            float *wt = dg.wte + (size_t)tr->tokens[bt] * C, *wp = dg.wpe + (size_t)tr->pos[bt] * C;
             for (int i = i0; i < i1; i++) {
                 wt[i] += d[i];
                 wp[i] += d[i];
@@ -408,7 +502,7 @@ static float dotf(const float *a, const float *b, int n) {
     return (float)s;
 }
 
-/* Row of sequence b's pooled token in lnf: b after a pruned forward (lnf is (B, C)), else b*T + len_b - 1. */
+/* Row of sequence b's pooled token in lnf: b after a pruned forward (lnf is (B, C)), else tr->rows[b]. */
 static size_t pooled_row(const warm_trainer *tr, int b) { return tr->pruned ? (size_t)b : (size_t)tr->rows[b]; }
 
 static void pooled_rewards(const warm_trainer *tr, int B, float *out) {
@@ -426,7 +520,9 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     warm_model *m = tr->m;
     int C = m->cfg.n_embd, B = 2 * P;
     if (backward) WARM_CHECK(m->grads != NULL, "warm_model_alloc_train was not called");
-    forward(tr, tokens, lengths, B, T, train, dropout_key, tr->prune);
+    if (tr->pairs_packed) setup_packed(tr, tokens, lengths, P, T);
+    else setup_padded(tr, tokens, lengths, B, T);
+    forward(tr, train, dropout_key, tr->prune);
     float *r = tr->row_w; /* (2P) rewards live in the row-weight scratch */
     pooled_rewards(tr, B, r);
     warm_bt_stats st = {0, 0, 0, 0, INFINITY, -INFINITY};
@@ -456,7 +552,7 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     if (rewards) memcpy(rewards, r, (size_t)B * sizeof(float));
     if (!backward) return st;
     warm_global_view g = warm_model_globals(m, m->params), dg = warm_model_globals(m, m->grads);
-    size_t NC = (size_t)(tr->pruned ? B : B * T) * C; /* dlnf: (B, C) after a pruned forward, else (N, C) */
+    size_t NC = (size_t)(tr->pruned ? B : tr->N) * C; /* dlnf: (B, C) after a pruned forward, else (N, C) */
     memset(tr->dln, 0, NC * sizeof(float));
     for (int b = 0; b < B; b++) {
         size_t row = pooled_row(tr, b) * C;
