@@ -15,6 +15,12 @@ Measurements (one machine-readable line each, prefixed "torch "):
               (weight decay 0.1 on 2-D parameters only).
   what=score  torch.no_grad() forward of the same 2P sequences in eval mode (dropout off), rewards only.
 Each runs 3 warm-up steps, then --steps timed steps; ms_per_step is the median, tokens_per_s = 2P*T / median.
+  what=train_pairs  (--pairs FILE, written by bench_pairs --dump): the padded two-sequence reward-model step on
+              real preference pairs: vocab 316, context 128, 4 layers x 4 heads x --width; P = --pairs-per-step
+              pairs per step taken in file order (cycling, warm-up included, as bench_pairs does), prompt +
+              chosen and prompt + rejected right-padded with 315 to the batch's longest row; same loss, dropout,
+              clipping and AdamW as what=train. pairs_per_s and tokens_per_s (real tokens, both sequences: the
+              count bench_pairs prints) from the total time of the timed steps (each step has its own length).
 other_load = CPUs' worth of busy time other processes used during the timed steps (/proc/stat minus our own
 CPU time): on a shared 2-core machine, 2-thread OpenMP runs slow down several-fold as soon as this nears 1, so
 trust a line only when other_load is near 0.
@@ -61,6 +67,9 @@ def parse():
     ap.add_argument("--omp-threads", type=int, default=None, help="torch/OpenMP threads (default --threads)")
     ap.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default --threads)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pairs", default=None, help="JSONL of prompt_ids/chosen_ids/rejected_ids: what=train_pairs")
+    ap.add_argument("--width", type=int, default=256, help="model width for --pairs (default 256)")
+    ap.add_argument("--pairs-per-step", type=int, default=16, help="pairs per step for --pairs (default 16)")
     ap.add_argument("--blas-check", action="store_true",
                     help="only measure a 1024x1024 float32 matmul with OPENBLAS_CORETYPE unset and =Cooperlake")
     ap.add_argument("--_mm", action="store_true", help=argparse.SUPPRESS)
@@ -258,6 +267,64 @@ def timed(fn, warmup, steps):
     return ts, other
 
 
+def pairs_bench():
+    """The padded two-sequence BT step on the pairs of --pairs (see what=train_pairs above)."""
+    import json
+    V, T, L, H, C, P = 316, 128, 4, 4, ARGS.width, ARGS.pairs_per_step
+    pairs = []
+    with open(ARGS.pairs) as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                pairs.append((d["prompt_ids"], d["chosen_ids"], d["rejected_ids"]))
+    torch.manual_seed(ARGS.seed)
+    model = GPT2RewardModel(V, T, L, H, C)
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+
+    def batch(first):
+        rows = []
+        for k in range(2):
+            for p in range(P):
+                pr, ch, rj = pairs[(first + p) % len(pairs)]
+                rows.append(pr + (ch if k == 0 else rj))
+        width = max(len(r) for r in rows)
+        ids = torch.full((2 * P, width), V - 1, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = torch.tensor(r)
+        return ids, sum(len(r) for r in rows)
+
+    def step(ids):
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        r = model(ids)
+        loss = -F.logsigmoid(r[:P] - r[P:]).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return float(loss)
+
+    for s in range(ARGS.warmup):
+        step(batch(s * P % len(pairs))[0])
+    tokens, losses = 0, []
+    b0, o0, t0 = busy_cpu_s(), sum(os.times()[:2]), time.perf_counter()
+    for s in range(ARGS.warmup, ARGS.warmup + ARGS.steps):
+        ids, n = batch(s * P % len(pairs))
+        losses.append(step(ids))
+        tokens += n
+    dt = time.perf_counter() - t0
+    b1, o1 = busy_cpu_s(), sum(os.times()[:2])
+    other = max(0.0, ((b1 - b0) - (o1 - o0)) / dt) if b0 is not None else float("nan")
+    print(f"torch width={C} threads={ARGS.threads} step=padded pairs_per_s={ARGS.steps * P / dt:.1f} "
+          f"tokens_per_s={tokens / dt:.0f} ms_per_step={dt / ARGS.steps * 1e3:.1f} steps={ARGS.steps} "
+          f"other_load={other:.2f}")
+    if not all(math.isfinite(x) for x in losses):
+        print("torch_bench: non-finite loss", file=sys.stderr)
+        sys.exit(1)
+
+
 def main():
     if ARGS._mm:
         print(f"{matmul_gflops():.3f}")
@@ -265,6 +332,9 @@ def main():
     blas_info()
     if ARGS.blas_check:
         blas_check()
+        return
+    if ARGS.pairs:
+        pairs_bench()
         return
     cfg = CONFIGS[ARGS.config]
     V, T, L, H, C, P = (cfg[k] for k in "VTLHCP")

@@ -190,6 +190,14 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
                                    const float *margins, float center, int train, uint64_t dropout_key, int backward,
                                    float *rewards);
 
+/*
+ * Final hidden states (after ln_f) at the pooled token of each sequence of P pairs laid out as for
+ * warm_trainer_bt_step, no dropout: out (2P, C), row p chosen, row P + p rejected. Packed like the BT step
+ * (warm_trainer_set_pair_packing), last layer always pruned: the features a linear probe trains on.
+ */
+void warm_trainer_pair_hidden(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                              float *out);
+
 /* Rewards of B sequences (no dropout, no backward): out (B). */
 void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out);
 

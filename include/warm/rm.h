@@ -82,7 +82,8 @@ warm_status warm_rm_init_model(warm_model *m, const char *init, const char *head
 /*
  * Pooled features of pairs idx[0..n) of d: fc (n, C) for prompt + chosen, fr (n, C) for prompt + rejected,
  * the ln_f hidden state at each sequence's last token, from the batched training forward with dropout off
- * (the same numbers the reward head sees during training, evaluation mode). batch = sequences per forward.
+ * (the same numbers the reward head sees during training, evaluation mode; each pair packed with its shared
+ * prefix run once, warm_trainer_pair_hidden). batch = sequences per forward (batch / 2 pairs).
  * Every row must fit m's context (load the data with max_len = n_positions). progress may be NULL.
  */
 warm_status warm_rm_features(warm_model *m, const warm_prefs *d, const int64_t *idx, int64_t n, int batch,

@@ -565,6 +565,16 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     return st;
 }
 
+void warm_trainer_pair_hidden(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                              float *out) {
+    if (tr->pairs_packed) setup_packed(tr, tokens, lengths, P, T);
+    else setup_padded(tr, tokens, lengths, 2 * P, T);
+    forward(tr, 0, 0, 1);
+    int C = tr->m->cfg.n_embd;
+    for (int b = 0; b < 2 * P; b++)
+        memcpy(out + (size_t)b * C, tr->lnf + pooled_row(tr, b) * C, (size_t)C * sizeof(float));
+}
+
 void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out) {
     warm_trainer_forward(tr, tokens, lengths, B, T, 0, 0);
     pooled_rewards(tr, B, out);

@@ -142,68 +142,39 @@ warm_status warm_rm_load_pairs(warm_prefs *d, const char *path, const char *subs
 
 /* ---- features ---- */
 
-/* One sequence of the feature pass: pair i, side 0 (chosen) or 1 (rejected), its length. */
-typedef struct {
-    int64_t pair;
-    int32_t side, len;
-} feat_seq;
-
-/* Longest first is not needed; shortest first with ties by (pair, side) keeps the order deterministic. */
-static int feat_cmp(const void *a, const void *b) {
-    const feat_seq *x = a, *y = b;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    if (x->pair != y->pair) return x->pair < y->pair ? -1 : 1;
-    return x->side - y->side;
-}
-
 warm_status warm_rm_features(warm_model *m, const warm_prefs *d, const int64_t *idx, int64_t n, int batch,
                              float *fc, float *fr, FILE *progress, warm_error *err) {
     if (n <= 0) return WARM_OK;
-    if (batch < 1) batch = 1;
-    int C = m->cfg.n_embd;
+    if (batch < 2) batch = 2;
+    int C = m->cfg.n_embd, P = batch / 2;
     if (d->max_seq > m->cfg.n_positions)
         return warm_error_set(err, WARM_ERR_ARG, "features: rows of %d tokens exceed the model's context %d",
                               d->max_seq, m->cfg.n_positions);
-    /* Sequences sorted by length, so that a batch pads to little more than its own rows (right padding and
-     * causal attention: a row's feature depends on that row only). */
-    feat_seq *seq = malloc((size_t)(2 * n) * sizeof *seq);
-    int32_t *tokens = malloc((size_t)batch * (size_t)d->max_seq * sizeof *tokens);
-    int32_t *lengths = malloc((size_t)batch * sizeof *lengths);
+    /* Pairs in order, batch / 2 per forward, each packed as its shared prefix plus both continuations (no
+     * padding, the prompt run once: warm_trainer_pair_hidden); a sequence's feature depends on it alone. */
+    int32_t *tokens = malloc((size_t)2 * P * (size_t)d->max_seq * sizeof *tokens);
+    int32_t *lengths = malloc((size_t)2 * P * sizeof *lengths);
+    float *h = malloc((size_t)2 * P * (size_t)C * sizeof *h);
     warm_trainer *tr = NULL;
-    warm_status s = seq && tokens && lengths ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "features: out of memory");
-    for (int64_t i = 0; !s && i < n; i++) {
-        warm_pref_view v = warm_prefs_view(d, idx[i]);
-        for (int k = 0; k < 2; k++) seq[2 * i + k] = (feat_seq){i, k, v.prompt_len + v.resp_len[k]};
-    }
-    if (!s) qsort(seq, (size_t)(2 * n), sizeof *seq, feat_cmp);
-    if (!s) s = warm_trainer_init(&tr, m, batch, d->max_seq, 0, err);
+    warm_status s = tokens && lengths && h ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "features: out of memory");
+    if (!s) s = warm_trainer_init(&tr, m, 2 * P, d->max_seq, 0, err);
     warm_progress prog;
     warm_progress_init(&prog, progress, "features", 2 * n);
-    for (int64_t i = 0; !s && i < 2 * n; i += batch) {
-        int B = (int)(2 * n - i < batch ? 2 * n - i : batch), T = seq[i + B - 1].len;
-        for (int b = 0; b < B; b++) {
-            const feat_seq *q = &seq[i + b];
-            warm_pref_view v = warm_prefs_view(d, idx[q->pair]);
-            int32_t *row = tokens + (size_t)b * T;
-            memcpy(row, v.prompt, (size_t)v.prompt_len * sizeof *row);
-            memcpy(row + v.prompt_len, v.resp[q->side], (size_t)v.resp_len[q->side] * sizeof *row);
-            for (int t = q->len; t < T; t++) row[t] = d->pad_id;
-            lengths[b] = q->len;
-        }
-        const float *h = warm_trainer_forward(tr, tokens, lengths, B, T, 0, 0);
-        for (int b = 0; b < B; b++) {
-            const feat_seq *q = &seq[i + b];
-            float *dst = (q->side == 0 ? fc : fr) + (size_t)q->pair * C;
-            memcpy(dst, h + ((size_t)b * T + (size_t)(lengths[b] - 1)) * C, (size_t)C * sizeof(float));
-        }
-        warm_progress_update(&prog, i + B);
+    for (int64_t i = 0; !s && i < n; i += P) {
+        int k = (int)(n - i < P ? n - i : P), T;
+        s = warm_prefs_batch(d, idx + i, k, 0, tokens, lengths, NULL, &T, err);
+        if (s) break;
+        warm_trainer_pair_hidden(tr, tokens, lengths, k, T, h);
+        memcpy(fc + (size_t)i * C, h, (size_t)k * C * sizeof(float));
+        memcpy(fr + (size_t)i * C, h + (size_t)k * C, (size_t)k * C * sizeof(float));
+        warm_progress_update(&prog, 2 * (i + k));
     }
     if (!s) warm_progress_finish(&prog);
     else warm_progress_clear(&prog);
     warm_trainer_free(tr);
-    free(seq);
     free(tokens);
     free(lengths);
+    free(h);
     return s;
 }
 
