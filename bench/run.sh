@@ -4,6 +4,8 @@
 #   bench_train S|M    warm: reward-model training step, scoring, decode (KV cache vs recompute)
 #   torch_bench.py     the same model in PyTorch (Debian's python3-torch), OPENBLAS_CORETYPE set so its BLAS
 #                      runs the right kernels on this CPU
+#   bench_pairs        pair training on realistic pairs (synthetic, seed 1): padded vs shared-prefix packed step,
+#                      then torch_bench.py --pairs on the same pairs (PyTorch's padded two-sequence step)
 # Usage: bench/run.sh BUILD_DIR   (prints figures; docs/benchmarks.md records them with date and machine)
 set -eu
 B=${1:-build/release}
@@ -17,3 +19,13 @@ for cfg in S M; do
     OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} /usr/bin/python3 bench/torch_bench.py --config "$cfg" --threads "$t"
   done
 done
+PAIRS=$(mktemp /tmp/warm-pairs-XXXXXX)
+for w in 128 256; do
+  for t in 1 2; do
+    echo "## pair training, width $w, $t thread(s)"
+    OMP_NUM_THREADS=$t "$B/bench/bench_pairs" --width "$w" --steps 20 --dump "$PAIRS"
+    OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} /usr/bin/python3 bench/torch_bench.py --pairs "$PAIRS" \
+      --width "$w" --threads "$t" --steps 5
+  done
+done
+rm -f "$PAIRS"
