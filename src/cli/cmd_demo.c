@@ -1175,8 +1175,8 @@ int cli_cmd_demo(int argc, char **argv) {
         {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 1e15, .def = "1",
          .help = "seed of the whole run (task, training, sampling)"},
         {.name = "seeds", .kind = WARM_OPT_INT_LIST, .dest = &seeds, .min = 0, .max = 1e15, .metavar = "S1,S2,...",
-         .help = "one run per seed in DIR/seed-S (each resumable like a --seed run), then DIR/report.md and\n"
-                 "DIR/report.json over the seeds (`warm report --runs`: mean and 95 % interval per claim);\n"
+         .help = "one run per seed in DIR/seed-S (each resumable like a --seed run), then DIR/report.md and "
+                 "DIR/report.json over the seeds (`warm report --runs`: mean and 95 % interval per claim); "
                  "at most 31 distinct seeds; not with --seed"},
         {.name = "jobs", .short_name = 'j', .kind = WARM_OPT_INT, .dest = &jobs, .min = 0, .max = 64, .def = "0",
          .help = "reward models trained at once (0: min(2, threads))"},

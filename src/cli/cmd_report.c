@@ -30,14 +30,14 @@ int cli_cmd_report(int argc, char **argv) {
         {.name = "run", .kind = WARM_OPT_STRING, .dest = &run, .metavar = "DIR",
          .help = "run directory written by `warm demo` (run.json, plan.json and the files it names)"},
         {.name = "runs", .kind = WARM_OPT_FLAG, .dest = &runs,
-         .help = "the arguments DIR... are demo runs of one scale with different seeds (1 to 31): report each\n"
-                 "claim's statistics as mean and 95 % Student-t interval over seeds, with a verdict from the\n"
+         .help = "the arguments DIR... are demo runs of one scale with different seeds (1 to 31): report each "
+                 "claim's statistics as mean and 95 % Student-t interval over seeds, with a verdict from the "
                  "interval (holds / does not hold / inconclusive)"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "OUT.md",
-         .help = "output Markdown file, written atomically (default: DIR/report.md; with --runs, report.md\n"
+         .help = "output Markdown file, written atomically (default: DIR/report.md; with --runs, report.md "
                  "beside the first run, e.g. runs/report.md for runs/seed-1)"},
         {.name = "json", .kind = WARM_OPT_STRING, .dest = &json, .metavar = "OUT.json",
-         .help = "with --runs: also write the aggregated numbers (per claim and statistic: values per seed,\n"
+         .help = "with --runs: also write the aggregated numbers (per claim and statistic: values per seed, "
                  "mean, sd, interval, verdict) as JSON, atomically"},
     };
     warm_opts_cmd cmd = {

@@ -381,7 +381,8 @@ static void guide_section(rp_buf *b) {
               "first failed condition; \"not measured at this scale\" means a file or an experiment the rule needs "
               "is not part of this run (the reason is given).\n"
               "- A small run has few evaluation pairs: differences below tol = sqrt(0.25 / n) (about 0.022 at "
-              "n = 500) are within one standard error and can flip between seeds.\n"
+              "n = 500) are within one standard error and can flip between seeds. `warm demo --seeds 1,2,3` (or "
+              "`warm report --runs` over runs with different seeds) puts a 95 %% interval over seeds on each claim.\n"
               "- The paper's reward models are far larger than this demo's small GPT-2 ones, trained on another task: "
               "compare the directions of the effects, not their sizes.\n");
 }
