@@ -238,9 +238,10 @@ static void aggregate_claim(warm_report_seeds *agg, int c, const warm_report_cla
     }
     if (!ref) { /* no run can enter */
         a->claim.verdict = WARM_REPORT_NOT_MEASURED;
+        char why[sizeof a->why_unused[0]]; /* a copy: gcc cannot tell the two members of *agg apart */
+        memcpy(why, a->why_unused[0], sizeof why);
         if (n == 1) snprintf(a->claim.detail, sizeof a->claim.detail, "%s", first->detail);
-        else snprintf(a->claim.detail, sizeof a->claim.detail, "in no run; seed %g: %s", agg->seeds[0],
-                      a->why_unused[0]);
+        else snprintf(a->claim.detail, sizeof a->claim.detail, "in no run; seed %g: %s", agg->seeds[0], why);
         return;
     }
     a->n_stats = ref->n;
