@@ -366,5 +366,9 @@ cJSON *rp_seeds_json(const warm_report_seeds *agg) {
         for (int j = 0; j < a->n_stats; j++) cJSON_AddItemToArray(st, stat_json(&a->stats[j], agg->n_runs));
         cJSON_AddItemToArray(cs, o);
     }
+    if (cJSON_GetArraySize(cs) != WARM_REPORT_NCLAIMS) { /* an allocation failed on the way */
+        cJSON_Delete(root);
+        return NULL;
+    }
     return root;
 }
