@@ -5,8 +5,11 @@
  *   - the report has the claims table with one row per claim C1-C11 and C17, each with a verdict;
  *   - the verdicts are computed from the run's files: rewriting the from-scratch LMC numbers (C5) or the
  *     toy result (C17) in the run directory and regenerating the report flips them;
- *   - a rerun with another scale on the same directory is refused and changes nothing.
- * About a minute in the release build; in ASan builds it is skipped by scripts/run-tests.sh (minutes of
+ *   - a rerun with another scale on the same directory is refused and changes nothing;
+ *   - `--seeds 1,2` reuses that run as seed-1 (all its stages skipped), runs seed 2, and writes the report over
+ *     seeds (a verdict per claim; report.json with both seeds' values); a rerun resumes and rewrites the same
+ *     report.
+ * About two minutes (two tiny runs) in the release build; in ASan builds it is skipped by scripts/run-tests.sh (minutes of
  * training without OpenMP), as test_pipeline is.
  */
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,13 +240,98 @@ static void test_demo_tiny(void **state) {
     expect_verdicts("report_b", "does not hold", "holds");
     cJSON_Delete(lmc);
     cJSON_Delete(toy);
+}
 
+/* The claims-table verdict of a report over seeds (four possible). */
+static const char *seeds_verdict(const char *report, const char *id, char *line, size_t n) {
+    const char *v = verdict(report, id, line, n);
+    if (v && strstr(line, "inconclusive")) return "inconclusive";
+    return v;
+}
+
+/*
+ * `warm demo --seeds 1,2`: the finished run of test_demo_tiny becomes seed-1 (moved, so only seed 2 trains),
+ * seed 2 runs, then the report over both seeds; a rerun resumes everything and rewrites the same report.
+ */
+static void test_demo_seeds(void **state) {
+    (void)state;
+    if (!find_binary()) fail_msg("the warm binary of this build (%s) is missing: build it first (make)", bin);
+    if (!run_dir[0]) test_tmpdir(run_dir, sizeof run_dir);
+    char from[128], to[128], args[512];
+    snprintf(from, sizeof from, "%s/run", run_dir);
+    snprintf(to, sizeof to, "%s/seeds", run_dir);
+    mkdir(to, 0755);
+    snprintf(to, sizeof to, "%s/seeds/seed-1", run_dir);
+    int reused = rename(from, to) == 0; /* else seed 1 runs here too */
+    snprintf(args, sizeof args, "demo --scale tiny --seeds 1,2 --out '%s/seeds' --no-plots", run_dir);
+    assert_int_equal(warm("seeds.log", args), 0);
+    char *log = slurp("seeds.log");
+    assert_non_null(log);
+    int skipped = 0;
+    for (const char *q = log; (q = strstr(q, "done earlier")) != NULL; q++) skipped++;
+    if (reused) assert_int_equal(skipped, 15); /* every stage of seed 1 */
+    assert_non_null(strstr(log, "report --runs"));
+    free(log);
+    cJSON *run2 = load_json("seeds/seed-2/run.json");
+    assert_true(cJSON_GetObjectItemCaseSensitive(run2, "seed")->valuedouble == 2);
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(run2, "finished")));
+    cJSON_Delete(run2);
+    char *single = slurp("seeds/seed-2/report.md");
+    assert_non_null(single);
+    free(single);
+
+    /* The report over seeds: a row and a verdict per claim; the JSON has both seeds' values. */
+    char *report = slurp("seeds/report.md");
+    assert_non_null(report);
+    assert_non_null(strstr(report, "scale tiny, seeds 1, 2 (n = 2)"));
+    static const char *const ids[] = {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C17"};
+    char line[4096];
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const char *v = seeds_verdict(report, ids[i], line, sizeof line);
+        if (!v || strcmp(v, "?") == 0) fail_msg("report over seeds: no verdict for %s", ids[i]);
+    }
+    cJSON *j = load_json("seeds/report.json");
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(j, "runs");
+    assert_int_equal(cJSON_GetArraySize(runs), 2);
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(runs, 1), "seed")->valuedouble == 2);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "claims")) {
+        const cJSON *st;
+        cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(c, "stats"))
+            assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "values")), 2);
+    }
+    if (reused) { /* test_demo_tiny left seed 1's scratch pair at WA 1.0 vs Diag 0.5 on ood */
+        const cJSON *c5 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "claims"), 4);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(c5, "id")->valuestring, "C5");
+        const cJSON *st = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c5, "stats"), 0);
+        assert_true(fabs(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "values"), 0)->valuedouble - 0.5) < 1e-9);
+    }
+    cJSON_Delete(j);
+
+    /* A rerun resumes both seeds (30 stages skipped) and writes the same report. */
+    assert_int_equal(warm("seeds2.log", args), 0);
+    log = slurp("seeds2.log");
+    assert_non_null(log);
+    skipped = 0;
+    for (const char *q = log; (q = strstr(q, "done earlier")) != NULL; q++) skipped++;
+    assert_int_equal(skipped, 30);
+    free(log);
+    char *again = slurp("seeds/report.md");
+    assert_non_null(again);
+    assert_string_equal(again, report);
+    free(again);
+    free(report);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (!run_dir[0]) return 0;
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
-    assert_int_equal(system(cmd), 0);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_demo_tiny)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_demo_tiny), cmocka_unit_test(test_demo_seeds)};
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }

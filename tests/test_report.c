@@ -6,6 +6,15 @@
  * file; absent bon files and an absent plan make the claims "not measured" and name the files; a malformed
  * lmc file or a duplicate key is an error naming the file and key, and leaves no output (atomic write); the
  * report is byte-identical when written twice and has a row per claim.
+ *
+ * Several seeds (`warm report --runs`): the t table matches the t distribution (numerical integral of its
+ * density); the interval of 1, 2, 3 is 2 +- 4.303 / sqrt(3); every rule gives holds / does not hold /
+ * inconclusive on hand-made intervals, touching ones included; three synthetic runs differing only in one LMC
+ * file give C4 the hand-computed mean, sd and interval and each of the three verdicts; C17 is a yes/no per
+ * seed; a mix of scales and a repeated seed are refused (nothing written); a file absent in one run leaves that
+ * run out of the claims that need it (one run left: its own verdict, n = 1; none: not measured); the written
+ * report and JSON carry the per-seed values and are byte-identical when written twice; one run gives the
+ * single-run verdicts.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "test_util.h"
+#include "warm/data.h"
 #include "warm/report.h"
 
 /* What to change in the base run. */
@@ -33,6 +45,9 @@ typedef struct {
     int dup_key;      /* run.json has "seed" twice */
     int toy_false;    /* toy.json: holds = false */
     int no_plan;      /* plan.json not written */
+    int seed;         /* run.json and plan.json "seed" (0: 1) */
+    const char *scale; /* run.json and plan.json "scale" (NULL: "tiny") */
+    double seed_gain; /* seed pair, ood: midpoint WA - Diag (0: 0.004); C4's statistic is 0.002 - seed_gain */
 } variant;
 
 static FILE *open_w(const char *dir, const char *rel) {
@@ -158,10 +173,11 @@ static void setup_json(FILE *f, const char *name, double corrupt, int baklava) {
     fprintf(f, "},\"figures\":{\"bon\":\"bon_%s/bon.svg\"}}", name);
 }
 
-static void write_plan(const char *dir) {
+static void write_plan(const char *dir, const variant *v) {
     FILE *f = open_w(dir, "plan.json");
-    fprintf(f, "{\"format\":\"warm-demo-plan/1\",\"scale\":\"tiny\",\"seed\":1,\"eval_noise_note\":\"400 pairs\","
-               "\"setups\":[");
+    fprintf(f, "{\"format\":\"warm-demo-plan/1\",\"scale\":\"%s\",\"seed\":%d,\"eval_noise_note\":\"400 pairs\","
+               "\"setups\":[",
+            v->scale ? v->scale : "tiny", v->seed ? v->seed : 1);
     setup_json(f, "clean", 0.0, 1);
     fprintf(f, ",");
     setup_json(f, "corrupt", 0.25, 0);
@@ -178,16 +194,16 @@ static void write_plan(const char *dir) {
 
 static void write_run(const char *dir, const variant *v) {
     FILE *f = open_w(dir, "run.json");
-    fprintf(f, "{\"format\":\"warm-demo-run/1\",\"scale\":\"tiny\",\"seed\":1,%s\"warm_version\":\"0.1.0\","
+    fprintf(f, "{\"format\":\"warm-demo-run/1\",\"scale\":\"%s\",\"seed\":%d,%s\"warm_version\":\"0.1.0\","
                "\"started\":\"2026-11-27T15:00:00Z\",\"finished\":null,\"machine\":{\"cpu\":\"Test CPU\",\"cores\":2,"
                "\"threads\":2,\"os\":\"Linux\"},\"stages\":[{\"name\":\"pretrain\",\"seconds\":34.1,\"status\":"
                "\"done\"},{\"name\":\"sft\",\"seconds\":12.5,\"status\":\"done\"}]}\n",
-            v->dup_key ? "\"seed\":2," : "");
+            v->scale ? v->scale : "tiny", v->seed ? v->seed : 1, v->dup_key ? "\"seed\":2," : "");
     fclose(f);
-    if (!v->no_plan) write_plan(dir);
+    if (!v->no_plan) write_plan(dir, v);
     /* LMC: midpoint gains grow ckpt < seed < lr < sft; scratch below Diag. */
     lmc_file(dir, "lmc/ckpt.json", 0.002, 0.001, 0, 0);
-    lmc_file(dir, "lmc/seed.json", 0.004, 0.002, v->break_c1, v->bad_lmc);
+    lmc_file(dir, "lmc/seed.json", v->seed_gain != 0 ? v->seed_gain : 0.004, 0.002, v->break_c1, v->bad_lmc);
     lmc_file(dir, "lmc/lr.json", v->swap_lr_sft ? 0.008 : 0.006, 0.003, 0, 0);
     lmc_file(dir, "lmc/sft.json", v->swap_lr_sft ? 0.006 : 0.008, 0.004, 0, 0);
     lmc_file(dir, "lmc/scratch.json", -0.05, -0.04, 0, 0);
@@ -430,11 +446,309 @@ static void test_malformed(void **state) {
     rm_tree(dir);
 }
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* Several seeds (warm_report_aggregate, warm_report_write_runs)                                         */
+
+#define PI_D 3.14159265358979323846 /* M_PI is POSIX, not C11 */
+
+/* P(T <= t) for Student's t with df degrees of freedom: 1/2 + Simpson's rule on the density over [0, t]. */
+static double t_cdf(double t, int df) {
+    double nu = df, c = exp(lgamma((nu + 1) / 2) - lgamma(nu / 2)) / sqrt(nu * PI_D), sum = 0;
+    int n = 20000;
+    double h = t / n;
+    for (int i = 0; i <= n; i++) {
+        double x = i * h, f = c * pow(1 + x * x / nu, -(nu + 1) / 2);
+        sum += (i == 0 || i == n ? 1 : i % 2 ? 4 : 2) * f;
+    }
+    return 0.5 + sum * h / 3;
+}
+
+/* The hard-coded t table (3 decimals) against the t distribution itself: P(T <= t_{0.975, df}) = 0.975. */
+static void test_t_table(void **state) {
+    (void)state;
+    for (int df = 1; df <= 30; df++) {
+        double t = warm_report_t975(df), p = t_cdf(t, df);
+        if (fabs(p - 0.975) > 1e-4) fail_msg("df %d: P(T <= %.3f) = %.6f, not 0.975", df, t, p);
+    }
+    assert_true(isnan(warm_report_t975(0)));
+    assert_true(isnan(warm_report_t975(31)));
+}
+
+static void test_interval_and_verdicts(void **state) {
+    (void)state;
+    /* 1, 2, 3 (and a skipped NAN): mean 2, sd 1, half-width t_{0.975, 2} / sqrt(3) = 4.303 / sqrt(3). */
+    const double v[4] = {1, (double)NAN, 2, 3};
+    int n = 0;
+    double mean, sd, lo, hi;
+    warm_report_interval(v, 4, &n, &mean, &sd, &lo, &hi);
+    assert_int_equal(n, 3);
+    assert_true(fabs(mean - 2) < 1e-12 && fabs(sd - 1) < 1e-12);
+    assert_true(fabs(lo - (2 - 4.303 / sqrt(3.0))) < 1e-12 && fabs(hi - (2 + 4.303 / sqrt(3.0))) < 1e-12);
+    /* One value: its mean, no interval. Equal values: the interval is the value itself, exactly. */
+    warm_report_interval(v, 2, &n, &mean, &sd, &lo, &hi);
+    assert_int_equal(n, 1);
+    assert_true(mean == 1 && isnan(sd) && isnan(lo) && isnan(hi));
+    const double same[3] = {0.1, 0.1, 0.1};
+    warm_report_interval(same, 3, &n, &mean, &sd, &lo, &hi);
+    assert_true(mean == 0.1 && sd == 0 && lo == 0.1 && hi == 0.1);
+    /* Each verdict on hand-made intervals, including intervals that touch the threshold. */
+    static const struct {
+        warm_report_rule rule;
+        double lo, hi;
+        warm_report_verdict want;
+    } cases[] = {
+        {WARM_REPORT_GT, 0.1, 0.2, WARM_REPORT_HOLDS},        {WARM_REPORT_GT, -0.2, -0.1, WARM_REPORT_DOES_NOT_HOLD},
+        {WARM_REPORT_GT, -0.1, 0.1, WARM_REPORT_INCONCLUSIVE}, {WARM_REPORT_GT, 0, 0.1, WARM_REPORT_INCONCLUSIVE},
+        {WARM_REPORT_GT, -0.1, 0, WARM_REPORT_DOES_NOT_HOLD},  {WARM_REPORT_GE, 0, 0.1, WARM_REPORT_HOLDS},
+        {WARM_REPORT_GE, -0.1, 0, WARM_REPORT_INCONCLUSIVE},   {WARM_REPORT_GE, -0.2, -0.1, WARM_REPORT_DOES_NOT_HOLD},
+        {WARM_REPORT_LT, -0.2, -0.1, WARM_REPORT_HOLDS},       {WARM_REPORT_LT, 0.1, 0.2, WARM_REPORT_DOES_NOT_HOLD},
+        {WARM_REPORT_LT, -0.1, 0.1, WARM_REPORT_INCONCLUSIVE}, {WARM_REPORT_LT, 0, 0.1, WARM_REPORT_DOES_NOT_HOLD},
+        {WARM_REPORT_LE, -0.1, 0, WARM_REPORT_HOLDS},          {WARM_REPORT_LE, 0, 0.1, WARM_REPORT_INCONCLUSIVE},
+        {WARM_REPORT_ALL, 1, 1, WARM_REPORT_HOLDS},            {WARM_REPORT_ALL, 0, 0, WARM_REPORT_DOES_NOT_HOLD},
+        {WARM_REPORT_ALL, 0, 1, WARM_REPORT_INCONCLUSIVE},     {WARM_REPORT_INFO, 0, 1, WARM_REPORT_NOT_MEASURED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        warm_report_verdict got = warm_report_interval_verdict(cases[i].rule, 0, cases[i].lo, cases[i].hi);
+        if (got != cases[i].want)
+            fail_msg("case %zu: [%g, %g]: %s, want %s", i, cases[i].lo, cases[i].hi, warm_report_verdict_str(got),
+                     warm_report_verdict_str(cases[i].want));
+    }
+    /* A threshold other than 0 (C10's win rates: > 0.5). */
+    assert_int_equal(warm_report_interval_verdict(WARM_REPORT_GT, 0.5, 0.51, 0.6), WARM_REPORT_HOLDS);
+    assert_int_equal(warm_report_interval_verdict(WARM_REPORT_GT, 0.5, 0.45, 0.6), WARM_REPORT_INCONCLUSIVE);
+    assert_int_equal(warm_report_interval_verdict(WARM_REPORT_LT, 0, (double)NAN, 1), WARM_REPORT_NOT_MEASURED);
+}
+
+/* n runs for vs[0..n) in fresh temp dirs; ptrs[i] points at dirs[i]. */
+static void make_runs(const variant *vs, int n, char dirs[][64], const char **ptrs) {
+    for (int i = 0; i < n; i++) {
+        test_tmpdir(dirs[i], 64);
+        write_run(dirs[i], &vs[i]);
+        ptrs[i] = dirs[i];
+    }
+}
+
+static void rm_runs(char dirs[][64], int n) {
+    for (int i = 0; i < n; i++) rm_tree(dirs[i]);
+}
+
+static const warm_report_seed_claim *seed_claim(const warm_report_seeds *a, const char *id) {
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++)
+        if (strcmp(a->claims[i].claim.id, id) == 0) return &a->claims[i];
+    fail_msg("claim %s not in the table", id);
+    return NULL;
+}
+
+/* Aggregates three runs whose seed pairs have these midpoint gains; returns C4 (statistic 0.002 - gain). */
+static const warm_report_seed_claim *c4_over(warm_report_seeds *agg, double g1, double g2, double g3) {
+    char dirs[3][64];
+    const char *p[3];
+    variant vs[3] = {{.seed = 1, .seed_gain = g1}, {.seed = 2, .seed_gain = g2}, {.seed = 3, .seed_gain = g3}};
+    make_runs(vs, 3, dirs, p);
+    warm_error err = {0};
+    assert_int_equal(warm_report_aggregate(p, 3, agg, &err), WARM_OK);
+    rm_runs(dirs, 3);
+    const warm_report_seed_claim *c = seed_claim(agg, "C4");
+    assert_int_equal(c->n_used, 3);
+    assert_int_equal(c->n_stats, 1);
+    assert_int_equal(c->stats[0].rule, WARM_REPORT_LT);
+    return c;
+}
+
+static void test_seeds_aggregate(void **state) {
+    (void)state;
+    warm_report_seeds *agg = calloc(1, sizeof *agg);
+    assert_non_null(agg);
+    /* C4 values -0.008, -0.018, -0.058: mean -0.028, sd sqrt(0.0014 / 2), half-width 4.303 sd / sqrt(3):
+     * [-0.0937, +0.0377] straddles 0. */
+    const warm_report_seed_claim *c = c4_over(agg, 0.010, 0.020, 0.060);
+    const warm_report_stat *t = &c->stats[0];
+    double sd = sqrt(0.0007), half = 4.303 * sd / sqrt(3.0);
+    assert_true(fabs(t->value[0] + 0.008) < 1e-9 && fabs(t->value[1] + 0.018) < 1e-9 && fabs(t->value[2] + 0.058) < 1e-9);
+    assert_true(fabs(t->mean + 0.028) < 1e-9);
+    assert_true(fabs(t->sd - sd) < 1e-9);
+    assert_true(fabs(t->lo - (-0.028 - half)) < 1e-9 && fabs(t->hi - (-0.028 + half)) < 1e-9);
+    assert_int_equal(t->n, 3);
+    assert_int_equal(t->verdict, WARM_REPORT_INCONCLUSIVE);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_INCONCLUSIVE);
+    assert_non_null(strstr(c->claim.detail, "straddle"));
+    for (int i = 0; i < 3; i++) assert_int_equal(c->run_verdict[i], WARM_REPORT_HOLDS); /* each run alone: holds */
+    assert_string_equal(agg->scale, "tiny");
+    assert_true(agg->seeds[0] == 1 && agg->seeds[1] == 2 && agg->seeds[2] == 3);
+    /* -0.008, -0.010, -0.012: mean -0.010, half-width 4.303 * 0.002 / sqrt(3) = 0.00497: wholly below 0. */
+    c = c4_over(agg, 0.010, 0.012, 0.014);
+    assert_true(fabs(c->stats[0].mean + 0.010) < 1e-9 && fabs(c->stats[0].hi - (-0.010 + 4.303 * 0.002 / sqrt(3.0))) < 1e-9);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_HOLDS);
+    assert_int_equal(c->claim.detail[0], 0);
+    assert_non_null(strstr(c->claim.numbers, "n = 3 seeds"));
+    /* +0.012, +0.014, +0.016: wholly above 0, on the other side of "< 0". */
+    c = c4_over(agg, -0.010, -0.012, -0.014);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_DOES_NOT_HOLD);
+    assert_non_null(strstr(c->claim.detail, "WA_0.5(ckpt) - WA_0.5(seed)"));
+    for (int i = 0; i < 3; i++) assert_int_equal(c->run_verdict[i], WARM_REPORT_DOES_NOT_HOLD);
+    /* The claims the base runs satisfy identically hold over seeds too (equal values: a zero-width interval). */
+    assert_int_equal(seed_claim(agg, "C9")->claim.verdict, WARM_REPORT_HOLDS);
+    assert_int_equal(seed_claim(agg, "C9")->n_stats, 2 * 2 * 3); /* 2 setups x n = 2, 4 x 3 margins */
+    free(agg);
+}
+
+/* C17: a yes/no per seed. */
+static void test_seeds_toy(void **state) {
+    (void)state;
+    warm_report_seeds *agg = calloc(1, sizeof *agg);
+    assert_non_null(agg);
+    char dirs[3][64];
+    const char *p[3];
+    warm_error err = {0};
+    variant mixed[3] = {{.seed = 1}, {.seed = 2, .toy_false = 1}, {.seed = 3}};
+    make_runs(mixed, 3, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 3, agg, &err), WARM_OK);
+    rm_runs(dirs, 3);
+    const warm_report_seed_claim *c = seed_claim(agg, "C17");
+    assert_int_equal(c->claim.verdict, WARM_REPORT_INCONCLUSIVE);
+    assert_int_equal(c->run_verdict[1], WARM_REPORT_DOES_NOT_HOLD);
+    assert_non_null(strstr(c->claim.numbers, "2 of 3"));
+    variant none[2] = {{.seed = 1, .toy_false = 1}, {.seed = 2, .toy_false = 1}};
+    make_runs(none, 2, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 2, agg, &err), WARM_OK);
+    rm_runs(dirs, 2);
+    assert_int_equal(seed_claim(agg, "C17")->claim.verdict, WARM_REPORT_DOES_NOT_HOLD);
+    free(agg);
+}
+
+static void test_seeds_refused(void **state) {
+    (void)state;
+    warm_report_seeds *agg = calloc(1, sizeof *agg);
+    assert_non_null(agg);
+    char dirs[2][64], out[128];
+    const char *p[2];
+    warm_error err = {0};
+    variant mix[2] = {{.seed = 1}, {.seed = 2, .scale = "small"}};
+    make_runs(mix, 2, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 2, agg, &err), WARM_ERR_ARG);
+    assert_non_null(strstr(err.msg, "mix scales"));
+    assert_non_null(strstr(err.msg, "tiny"));
+    assert_non_null(strstr(err.msg, "small"));
+    snprintf(out, sizeof out, "%s/report.md", dirs[0]);
+    assert_int_equal(warm_report_write_runs(p, 2, out, NULL, NULL, &err), WARM_ERR_ARG);
+    assert_int_equal(access(out, F_OK), -1); /* nothing written */
+    rm_runs(dirs, 2);
+    variant same[2] = {{.seed = 4}, {.seed = 4}};
+    make_runs(same, 2, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 2, agg, &err), WARM_ERR_ARG);
+    assert_non_null(strstr(err.msg, "both have seed 4"));
+    rm_runs(dirs, 2);
+    assert_int_equal(warm_report_aggregate(p, 0, agg, &err), WARM_ERR_ARG);
+    free(agg);
+}
+
+/* A file absent in some runs: the claim uses the runs that have it; one run left: its own verdict (n = 1). */
+static void test_seeds_missing(void **state) {
+    (void)state;
+    warm_report_seeds *agg = calloc(1, sizeof *agg);
+    assert_non_null(agg);
+    char dirs[3][64];
+    const char *p[3];
+    warm_error err = {0};
+    variant vs[3] = {{.seed = 1}, {.seed = 2, .no_bon = 1}, {.seed = 3}};
+    make_runs(vs, 3, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 3, agg, &err), WARM_OK);
+    const warm_report_seed_claim *c = seed_claim(agg, "C11");
+    assert_int_equal(c->n_used, 2);
+    assert_true(c->used[0] && !c->used[1] && c->used[2]);
+    assert_non_null(strstr(c->why_unused[1], "bon_clean/bon.json missing"));
+    assert_int_equal(c->run_verdict[1], WARM_REPORT_NOT_MEASURED);
+    assert_true(isnan(c->stats[0].value[1]));
+    assert_int_equal(c->stats[0].n, 2);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_HOLDS);
+    assert_non_null(strstr(c->claim.detail, "1 of 3 runs unused"));
+    assert_int_equal(seed_claim(agg, "C4")->n_used, 3); /* the other claims keep every run */
+    rm_runs(dirs, 3);
+
+    variant one[3] = {{.seed = 1}, {.seed = 2, .no_bon = 1}, {.seed = 3, .no_bon = 1}};
+    make_runs(one, 3, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 3, agg, &err), WARM_OK);
+    c = seed_claim(agg, "C9");
+    assert_int_equal(c->n_used, 1);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_HOLDS); /* seed 1's own verdict */
+    assert_non_null(strstr(c->claim.numbers, "n = 1 (seed 1)"));
+    rm_runs(dirs, 3);
+
+    variant nobody[2] = {{.seed = 1, .no_bon = 1}, {.seed = 2, .no_bon = 1}};
+    make_runs(nobody, 2, dirs, p);
+    assert_int_equal(warm_report_aggregate(p, 2, agg, &err), WARM_OK);
+    c = seed_claim(agg, "C10");
+    assert_int_equal(c->n_used, 0);
+    assert_int_equal(c->claim.verdict, WARM_REPORT_NOT_MEASURED);
+    assert_non_null(strstr(c->claim.detail, "bon_clean/bon.json missing"));
+    rm_runs(dirs, 2);
+    free(agg);
+}
+
+/* The written report over seeds: counts, per-seed columns, JSON, byte-identical reruns; and n = 1. */
+static void test_seeds_write(void **state) {
+    (void)state;
+    char dirs[3][64], out[128], json[128];
+    const char *p[3];
+    warm_error err = {0};
+    variant vs[3] = {{.seed = 1, .seed_gain = 0.010}, {.seed = 2, .seed_gain = 0.020}, {.seed = 3, .seed_gain = 0.060}};
+    make_runs(vs, 3, dirs, p);
+    snprintf(out, sizeof out, "%s/seeds.md", dirs[0]);
+    snprintf(json, sizeof json, "%s/seeds.json", dirs[0]);
+    warm_report_summary sum;
+    assert_int_equal(warm_report_write_runs(p, 3, out, json, &sum, &err), WARM_OK);
+    assert_int_equal(sum.holds + sum.does_not_hold + sum.inconclusive + sum.not_measured, WARM_REPORT_NCLAIMS);
+    assert_true(sum.inconclusive >= 1); /* C4 */
+    size_t n1 = 0, n2 = 0;
+    char *t1 = warm_read_file(out, &n1, &err);
+    assert_non_null(t1);
+    assert_non_null(strstr(t1, "seeds 1, 2, 3 (n = 3)"));
+    assert_non_null(strstr(t1, "| seed 1 | seed 2 | seed 3 |"));
+    assert_non_null(strstr(t1, "| WA_0.5(ckpt) - WA_0.5(seed), ood | < 0 | -0.008 | -0.018 | -0.058 | -0.028 |"));
+    assert_non_null(strstr(t1, "12.706, 4.303"));
+    assert_int_equal(warm_report_write_runs(p, 3, out, json, NULL, &err), WARM_OK);
+    char *t2 = warm_read_file(out, &n2, &err);
+    assert_non_null(t2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    free(t1);
+    free(t2);
+    char *j = warm_read_file(json, &n1, &err);
+    assert_non_null(j);
+    cJSON *root = cJSON_Parse(j);
+    free(j);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "format")->valuestring, "warm-report-seeds/1");
+    const cJSON *c4 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "claims"), 3);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(c4, "id")->valuestring, "C4");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(c4, "verdict")->valuestring, "inconclusive");
+    const cJSON *st = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c4, "stats"), 0);
+    assert_true(fabs(cJSON_GetObjectItemCaseSensitive(st, "mean")->valuedouble + 0.028) < 1e-9);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "values")), 3);
+    cJSON_Delete(root);
+
+    /* One run: every verdict is the single-run verdict, and the numbers say n = 1. */
+    warm_report_claim single[WARM_REPORT_NCLAIMS];
+    assert_int_equal(warm_report_claims(p[0], single, NULL, &err), WARM_OK);
+    warm_report_seeds *agg = calloc(1, sizeof *agg);
+    assert_non_null(agg);
+    assert_int_equal(warm_report_aggregate(p, 1, agg, &err), WARM_OK);
+    for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
+        assert_int_equal(agg->claims[i].claim.verdict, single[i].verdict);
+        assert_non_null(strstr(agg->claims[i].claim.numbers, "n = 1"));
+    }
+    free(agg);
+    rm_runs(dirs, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_hold),         cmocka_unit_test(test_c1_flips),
         cmocka_unit_test(test_c3_order_and_toy), cmocka_unit_test(test_missing_files),
-        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_t_table),
+        cmocka_unit_test(test_interval_and_verdicts), cmocka_unit_test(test_seeds_aggregate),
+        cmocka_unit_test(test_seeds_toy),        cmocka_unit_test(test_seeds_refused),
+        cmocka_unit_test(test_seeds_missing),    cmocka_unit_test(test_seeds_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

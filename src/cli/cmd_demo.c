@@ -28,11 +28,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 #include "cli.h"
 #include "warm/core.h"
 #include "warm/data.h"
 #include "warm/model.h"
+#include "warm/report.h"
 #include "warm/rm.h"
 #include "warm/safetensors.h"
 #include "warm/train.h"
@@ -1048,10 +1050,121 @@ static const demo_stage stages[] = {
 };
 #define N_STAGES ((int)(sizeof stages / sizeof stages[0]))
 
+/* Runs the stages of the run directory c->dir (seed c->seed) up to stage `stop`; 0 when it finished or stopped
+ * as asked. Resumes: stages recorded as done in c->dir/run.json are skipped. */
+static int demo_run_one(demo_ctx *c, int stop) {
+    warm_error err = {0};
+    if (warm_mkdir_p(c->dir, &err) != WARM_OK) return cli_fail("demo", &err), -1;
+    if (load_run(c)) {
+        cJSON_Delete(c->run);
+        c->run = NULL;
+        return -1;
+    }
+    printf("warm demo: scale %s (%s), seed %lld, %d threads, %d jobs, run directory %s%s\n", c->sc->name,
+           c->sc->about, (long long)c->seed, c->threads, c->jobs, c->dir,
+           c->plots ? "" : "; no figures (gnuplot not found or --no-plots)");
+    double t_all = warm_time_now();
+    int fail = 0;
+    for (int i = 0; i <= stop && !fail; i++) {
+        printf("\n== %s: %s\n", stages[i].name, stages[i].what);
+        if (stage_done(c, stages[i].name)) {
+            const cJSON *e = stage_entry(c, stages[i].name);
+            const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
+            printf("   done earlier (%.1f s); skipped\n", cJSON_IsNumber(sec) ? sec->valuedouble : 0.0);
+            continue;
+        }
+        fflush(stdout);
+        double t0 = warm_time_now();
+        if (i == N_STAGES - 1) {
+            /* The report reads run.json: mark the run finished first (the report takes well under a second). */
+            char now[64];
+            iso_now(now, sizeof now);
+            cJSON_ReplaceItemInObjectCaseSensitive(c->run, "finished", cJSON_CreateString(now));
+            if (record_stage(c, stages[i].name, 0.0, "done")) {
+                fail = 1;
+                break;
+            }
+        }
+        fail = stages[i].fn(c) != 0;
+        if (i == N_STAGES - 1) {
+            if (!fail) break;
+            cJSON_ReplaceItemInObjectCaseSensitive(c->run, "finished", cJSON_CreateNull());
+        }
+        double dt = warm_time_now() - t0;
+        if (record_stage(c, stages[i].name, dt, fail ? "failed" : "done")) fail = 1;
+        printf("   (%s: %.1f s)\n", stages[i].name, dt);
+    }
+    double total = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c->run, "stages")) {
+        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
+        if (cJSON_IsNumber(sec)) total += sec->valuedouble;
+    }
+    if (fail) {
+        printf("\nwarm demo: stopped by a failure after %.1f s; fix it and rerun the same command to resume\n",
+               warm_time_now() - t_all);
+    } else if (stop < N_STAGES - 1) {
+        printf("\nwarm demo: stopped after stage %s as asked (%.1f s); rerun without --stop-after to go on\n",
+               stages[stop].name, warm_time_now() - t_all);
+    } else {
+        printf("\nwarm demo: done in %.1f s this run (%.1f s of stage time in all); report: %s/report.md\n",
+               warm_time_now() - t_all, total, c->dir);
+    }
+    cJSON_Delete(c->run);
+    c->run = NULL;
+    return fail ? -1 : 0;
+}
+
+/* Whether dir holds entries named seed-* (a directory of `--seeds`). */
+static int has_seed_dirs(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) found = strncmp(e->d_name, "seed-", 5) == 0;
+    closedir(d);
+    return found;
+}
+
+/*
+ * `--seeds`: one run per seed in out/seed-<s> (each an ordinary resumable run), then the report over the seeds
+ * (out/report.md, out/report.json) by `warm report --runs`.
+ */
+static int demo_run_seeds(demo_ctx *c, const char *out, const warm_opt_list *seeds, int stop) {
+    char dirs[WARM_REPORT_MAX_RUNS][4200], p[4200];
+    snprintf(p, sizeof p, "%s/run.json", out);
+    if (access(p, F_OK) == 0) {
+        cli_error("demo", "%s holds a single-seed run (run.json); --seeds writes DIR/seed-N run directories: choose "
+                  "another --out", out);
+        return -1;
+    }
+    int fail = 0;
+    for (int k = 0; k < seeds->n && !fail; k++) {
+        snprintf(dirs[k], sizeof dirs[k], "%s/seed-%lld", out, (long long)seeds->i64[k]);
+        c->dir = dirs[k];
+        c->seed = seeds->i64[k];
+        printf("%s=== seed %lld (%d of %d): %s\n", k ? "\n" : "", (long long)c->seed, k + 1, seeds->n, c->dir);
+        fail = demo_run_one(c, stop) != 0;
+    }
+    if (fail || stop < N_STAGES - 1) return fail ? -1 : 0;
+    printf("\n== report over seeds: the claims with 95 %% intervals over %d seed%s\n", seeds->n, seeds->n > 1 ? "s" : "");
+    demo_argv a = {0};
+    arg(&a, "report");
+    arg(&a, "--runs");
+    for (int k = 0; k < seeds->n; k++) arg(&a, "%s", dirs[k]);
+    argkv(&a, "-o", "%s/report.md", out);
+    argkv(&a, "--json", "%s/report.json", out);
+    c->dir = out;
+    if (run(c, &a)) return -1;
+    printf("\nwarm demo: %d seed%s done; report over seeds: %s/report.md (per seed: %s/seed-N/report.md)\n",
+           seeds->n, seeds->n > 1 ? "s" : "", out, out);
+    return 0;
+}
+
 int cli_cmd_demo(int argc, char **argv) {
     static const char *const scale_names[] = {"tiny", "small", "full", NULL};
     int scale = 1, jobs = 0, threads = 0, no_plots = 0;
     int64_t seed = 1;
+    warm_opt_list seeds = {0};
     const char *out = "demo-out", *stop_after = NULL;
     warm_opt opts[] = {
         {.name = "scale", .kind = WARM_OPT_CHOICE, .dest = &scale, .choices = scale_names, .def = "small",
@@ -1061,6 +1174,10 @@ int cli_cmd_demo(int argc, char **argv) {
          .help = "run directory (rerun with the same DIR, scale and seed to resume)"},
         {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 1e15, .def = "1",
          .help = "seed of the whole run (task, training, sampling)"},
+        {.name = "seeds", .kind = WARM_OPT_INT_LIST, .dest = &seeds, .min = 0, .max = 1e15, .metavar = "S1,S2,...",
+         .help = "one run per seed in DIR/seed-S (each resumable like a --seed run), then DIR/report.md and "
+                 "DIR/report.json over the seeds (`warm report --runs`: mean and 95 % interval per claim); "
+                 "at most 31 distinct seeds; not with --seed"},
         {.name = "jobs", .short_name = 'j', .kind = WARM_OPT_INT, .dest = &jobs, .min = 0, .max = 64, .def = "0",
          .help = "reward models trained at once (0: min(2, threads))"},
         {.name = "threads", .kind = WARM_OPT_INT, .dest = &threads, .min = 0, .max = 1024, .def = "0",
@@ -1070,6 +1187,7 @@ int cli_cmd_demo(int argc, char **argv) {
                  "pairs, merge, eval, lmc, bon, toy, report)"},
         {.name = "no-plots", .kind = WARM_OPT_FLAG, .dest = &no_plots, .help = "no figures even when gnuplot is installed"},
     };
+    const warm_opt *seed_opt = &opts[2];
     warm_opts_cmd cmd = {
         .prog = "warm",
         .name = "demo",
@@ -1077,14 +1195,22 @@ int cli_cmd_demo(int argc, char **argv) {
                 "and 25 % corrupt), probe, two sweeps of reward models, WARM merges, evaluation, LMC sweeps,\n"
                 "best-of-n against the gold reward, the toy model, and DIR/report.md with the claims C1-C11 and\n"
                 "C17 computed from the run's files. Finished stages are recorded in DIR/run.json; rerunning the\n"
-                "same command resumes. See docs/demo.md.",
+                "same command resumes. With --seeds, one such run per seed and a report over the seeds.\n"
+                "See docs/demo.md.",
         .opts = opts,
         .nopts = CLI_NOPTS(opts),
-        .epilog = "examples:\n  warm demo --scale small --out demo-out\n  warm demo --scale full --out full-run\n",
+        .epilog = "examples:\n  warm demo --scale small --out demo-out\n  warm demo --scale full --out full-run\n"
+                  "  warm demo --scale small --seeds 1,2,3 --out seeds-out\n",
     };
     warm_opts_result res;
     int rc = cli_parse(&cmd, argc, argv, &res);
     if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
+    const char *usage = NULL;
+    if (seeds.n && seed_opt->seen) usage = "--seed and --seeds: give one";
+    else if (seeds.n > WARM_REPORT_MAX_RUNS) usage = "--seeds: at most 31 seeds";
+    for (int i = 0; !usage && i < seeds.n; i++)
+        for (int j = 0; j < i; j++)
+            if (seeds.i64[i] == seeds.i64[j]) usage = "--seeds: a seed is given twice";
     demo_ctx c;
     memset(&c, 0, sizeof c);
     c.sc = &scales[scale];
@@ -1093,15 +1219,17 @@ int cli_cmd_demo(int argc, char **argv) {
     c.threads = threads > 0 ? threads : warm_num_threads();
     c.jobs = jobs > 0 ? jobs : (c.threads >= 2 ? 2 : 1);
     int stop = N_STAGES - 1;
-    if (stop_after) {
+    if (!usage && stop_after) {
         stop = -1;
         for (int i = 0; i < N_STAGES; i++)
             if (strcmp(stages[i].name, stop_after) == 0) stop = i;
-        if (stop < 0) {
-            cli_error("demo", "--stop-after: unknown stage \"%s\" (see warm demo --help)", stop_after);
-            warm_opts_free(&cmd, &res);
-            return CLI_EXIT_USAGE;
-        }
+        if (stop < 0) usage = "--stop-after: unknown stage";
+    }
+    if (usage) {
+        if (stop < 0) cli_error("demo", "--stop-after: unknown stage \"%s\" (see warm demo --help)", stop_after);
+        else cli_error("demo", "%s (see warm demo --help)", usage);
+        warm_opts_free(&cmd, &res);
+        return CLI_EXIT_USAGE;
     }
     ssize_t k = readlink("/proc/self/exe", c.exe, sizeof c.exe - 1);
     if (k <= 0) {
@@ -1115,66 +1243,16 @@ int cli_cmd_demo(int argc, char **argv) {
     if (c.plots && !cli_find_repo_file("scripts/plot_bon.gp", 0, c.bon_script, sizeof c.bon_script)) c.bon_script[0] = 0;
     if (c.plots && (!c.lmc_script[0] || !c.bon_script[0]))
         printf("note: scripts/plot_lmc.gp or plot_bon.gp not found (run from the repository); some figures skipped\n");
-    warm_error err = {0};
-    if (warm_mkdir_p(out, &err) != WARM_OK) {
-        warm_opts_free(&cmd, &res);
-        return cli_fail("demo", &err);
-    }
-    if (load_run(&c)) {
-        cJSON_Delete(c.run);
-        warm_opts_free(&cmd, &res);
-        return CLI_EXIT_FAILURE;
-    }
-    printf("warm demo: scale %s (%s), seed %lld, %d threads, %d jobs, run directory %s%s\n", c.sc->name, c.sc->about,
-           (long long)seed, c.threads, c.jobs, out, c.plots ? "" : "; no figures (gnuplot not found or --no-plots)");
-    double t_all = warm_time_now();
-    int fail = 0;
-    for (int i = 0; i <= stop && !fail; i++) {
-        printf("\n== %s: %s\n", stages[i].name, stages[i].what);
-        if (stage_done(&c, stages[i].name)) {
-            const cJSON *e = stage_entry(&c, stages[i].name);
-            const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
-            printf("   done earlier (%.1f s); skipped\n", cJSON_IsNumber(sec) ? sec->valuedouble : 0.0);
-            continue;
-        }
-        fflush(stdout);
-        double t0 = warm_time_now();
-        if (i == N_STAGES - 1) {
-            /* The report reads run.json: mark the run finished first (the report takes well under a second). */
-            char now[64];
-            iso_now(now, sizeof now);
-            cJSON_ReplaceItemInObjectCaseSensitive(c.run, "finished", cJSON_CreateString(now));
-            if (record_stage(&c, stages[i].name, 0.0, "done")) {
-                fail = 1;
-                break;
-            }
-        }
-        fail = stages[i].fn(&c) != 0;
-        if (i == N_STAGES - 1) {
-            if (!fail) break;
-            cJSON_ReplaceItemInObjectCaseSensitive(c.run, "finished", cJSON_CreateNull());
-        }
-        double dt = warm_time_now() - t0;
-        if (record_stage(&c, stages[i].name, dt, fail ? "failed" : "done")) fail = 1;
-        printf("   (%s: %.1f s)\n", stages[i].name, dt);
-    }
-    double total = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c.run, "stages")) {
-        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
-        if (cJSON_IsNumber(sec)) total += sec->valuedouble;
-    }
-    if (fail) {
-        printf("\nwarm demo: stopped by a failure after %.1f s; fix it and rerun the same command to resume\n",
-               warm_time_now() - t_all);
-    } else if (stop < N_STAGES - 1) {
-        printf("\nwarm demo: stopped after stage %s as asked (%.1f s); rerun without --stop-after to go on\n",
-               stages[stop].name, warm_time_now() - t_all);
+    int fail;
+    if (seeds.n) {
+        fail = demo_run_seeds(&c, out, &seeds, stop) != 0;
+    } else if (has_seed_dirs(out)) {
+        cli_error("demo", "%s holds the seed-N run directories of --seeds; continue it with --seeds, or choose "
+                  "another --out", out);
+        fail = 1;
     } else {
-        printf("\nwarm demo: done in %.1f s this run (%.1f s of stage time in all); report: %s/report.md\n",
-               warm_time_now() - t_all, total, out);
+        fail = demo_run_one(&c, stop) != 0;
     }
-    cJSON_Delete(c.run);
     warm_opts_free(&cmd, &res);
     return fail ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

@@ -6,6 +6,11 @@
  * lambda = 0.5 is not in the file) makes the claim "not measured at this scale" and is named in the detail.
  * Otherwise the claim holds when every condition holds, and the first failed condition is named.
  * Accuracies are acc_ge; tol = sqrt(0.25 / n) with n the pairs of the subset used.
+ *
+ * Beside the conditions, each claim records the scalar STATISTICS its verdict rests on (stat(): a name, the
+ * side of a threshold the claim needs, the value), so that `warm report --runs` can put a 95 % interval over
+ * seeds on each (report_seeds.c). A statistic mirrors its condition, except that a tolerance (tol) becomes 0:
+ * over seeds the interval is the noise allowance.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 /* The claim being built: numbers and detail are appended with "; " between parts. */
 typedef struct {
     warm_report_claim *c;
+    rp_stats *st; /* NULL: statistics not wanted */
     int unknown, failed;
 } cl;
 
@@ -60,6 +66,25 @@ static void check(cl *k, int ok, const char *fmt, ...) {
         snprintf(k->c->detail, sizeof k->c->detail, "%s", why);
     }
     k->failed++;
+}
+
+/* Records one statistic of the claim. */
+static void stat(cl *k, warm_report_rule rule, double threshold, double v, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void stat(cl *k, warm_report_rule rule, double threshold, double v, const char *fmt, ...) {
+    if (!k->st) return;
+    if (k->st->n == WARM_REPORT_MAX_STATS) {
+        k->st->overflow = 1;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(k->st->s[k->st->n].name, sizeof k->st->s[0].name, fmt, ap);
+    va_end(ap);
+    k->st->s[k->st->n].rule = rule;
+    k->st->s[k->st->n].threshold = threshold;
+    k->st->s[k->st->n].value = v;
+    k->st->n++;
 }
 
 static void finish(cl *k) {
@@ -117,12 +142,16 @@ static void claim_c1(const rp_run *r, cl *k) {
         const rp_lmc_pair *p = rp_lmc_kind(r, diverse[i]);
         const rp_lmc_subset *q = lmc_need(r, k, p, diverse[i], "ood", 0);
         if (!q) continue;
-        double tol = rp_tol(q->n), lo = INFINITY;
+        double tol = rp_tol(q->n), lo = INFINITY, inner = INFINITY;
         int worst = 0;
         for (int l = 0; l < p->grid; l++) {
             double g = q->wa[l] - q->diag[l];
             if (g < lo) lo = g, worst = l;
+            if (p->lambda[l] > 0 && p->lambda[l] < 1) inner = fmin(inner, g);
         }
+        /* Over seeds: the interior minimum (at lambda 0 and 1 WA = Diag, which would pin the minimum at 0). */
+        stat(k, WARM_REPORT_GE, 0, isinf(inner) ? RP_NAN : inner, "%s: min WA-Diag over 0 < lambda < 1, ood",
+             diverse[i]);
         NUMS(k, "%s%s: min WA-Diag %s", k->c->numbers[0] ? "; " : "", diverse[i], rp_s3(a, lo));
         if (p->mid >= 0) NUMS(k, ", mid %s", rp_s3(b, q->wa[p->mid] - q->diag[p->mid]));
         NUMS(k, " (tol %s)", rp_f3(t, tol));
@@ -142,6 +171,7 @@ static void claim_c2(const rp_run *r, cl *k) {
             G = fmax(G, q->wa[l] - q->diag[l]);
         }
         NUMS(k, "%s%s: A %s, G %s", k->c->numbers[0] ? "; " : "", diverse[i], rp_f3(a, A), rp_s3(g, G));
+        stat(k, WARM_REPORT_GT, 0, G - A, "%s: G - A (max WA-Diag - max abs(WA-ENS)), ood", diverse[i]);
         check(k, A < G, "%s: A >= G", diverse[i]);
     }
 }
@@ -161,7 +191,10 @@ static void claim_c3(const rp_run *r, cl *k) {
         NUMS(k, "%s%s %s", i ? " < " : "", diverse[i], rp_s3(b, g[i]));
     }
     int in_order = 0;
-    for (int i = 0; i < 3; i++) in_order += g[i] < g[i + 1];
+    for (int i = 0; i < 3; i++) {
+        in_order += g[i] < g[i + 1];
+        stat(k, WARM_REPORT_GT, 0, g[i + 1] - g[i], "midpoint WA-Diag: %s - %s, ood", diverse[i + 1], diverse[i]);
+    }
     check(k, in_order == 3, "%d of 3 in order", in_order);
 }
 
@@ -172,6 +205,7 @@ static void claim_c4(const rp_run *r, cl *k) {
     double c = qc->wa[pc->mid], s = qs->wa[ps->mid];
     char a[32], b[32];
     NUMS(k, "WA_0.5 on ood: ckpt %s < seed %s", rp_f3(a, c), rp_f3(b, s));
+    stat(k, WARM_REPORT_LT, 0, c - s, "WA_0.5(ckpt) - WA_0.5(seed), ood");
     check(k, c < s, "ckpt >= seed");
 }
 
@@ -180,6 +214,7 @@ static void claim_c5(const rp_run *r, cl *k) {
     double g = mid_gain(r, k, "scratch", "ood");
     if (isnan(g)) return;
     NUMS(k, "scratch WA_0.5 - Diag_0.5: ood %s", rp_s3(a, g));
+    stat(k, WARM_REPORT_LT, 0, g, "scratch: WA_0.5 - Diag_0.5, ood");
     const rp_lmc_pair *p = rp_lmc_kind(r, "scratch");
     int j = rp_lmc_sub(p, "val");
     if (j >= 0) NUMS(k, ", val %s", rp_s3(b, p->subs[j].wa[p->mid] - p->subs[j].diag[p->mid]));
@@ -220,6 +255,8 @@ static void claim_c6(const rp_run *r, cl *k) {
          rp_f3(a, wa), rp_f3(b, ens), rp_f3(c, diag));
     check(k, wa < ens, "WA >= ENS");
     check(k, wa < diag, "WA >= Diag");
+    stat(k, WARM_REPORT_LT, 0, wa - ens, "WA_0.5 - ENS_0.5, train-corrupt (mean over pairs)");
+    stat(k, WARM_REPORT_LT, 0, wa - diag, "WA_0.5 - Diag_0.5, train-corrupt (mean over pairs)");
 }
 
 static void claim_c7(const rp_run *r, cl *k) {
@@ -249,6 +286,11 @@ static void claim_c7(const rp_run *r, cl *k) {
     check(k, d[1] <= d[2], "d(train-clean) > d(val)");
     check(k, d[2] <= d[3], "d(val) > d(ood)");
     check(k, d[3] > 0, "d(ood) <= 0");
+    stat(k, WARM_REPORT_LT, 0, d[0] - d[1], "d(train-corrupt) - d(train-clean)");
+    stat(k, WARM_REPORT_LE, 0, d[1], "d(train-clean)");
+    stat(k, WARM_REPORT_LE, 0, d[1] - d[2], "d(train-clean) - d(val)");
+    stat(k, WARM_REPORT_LE, 0, d[2] - d[3], "d(val) - d(ood)");
+    stat(k, WARM_REPORT_GT, 0, d[3], "d(ood)");
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -304,10 +346,17 @@ static void claim_c8(const rp_run *r, cl *k) {
     }
     double tol = rp_tol(e->sub_n[j]);
     NUMS(k, " (M = 1..%d, ood; tol %s)", N, rp_f3(b, tol));
-    for (int m = 2; m <= (N - 1 < 3 ? N - 1 : 3); m++)
-        check(k, topm_acc(e, "bw", m, "ood") >= topm_acc(e, "wb", m, "ood"), "bw%d < wb%d", m, m);
-    check(k, topm_acc(e, "wb", N, "ood") > topm_acc(e, "wb", 1, "ood"), "wb%d <= wb1", N);
-    check(k, topm_acc(e, "bw", N, "ood") >= topm_acc(e, "bw", 1, "ood") - tol, "bw%d < bw1 - tol", N);
+    for (int m = 2; m <= (N - 1 < 3 ? N - 1 : 3); m++) {
+        double bw = topm_acc(e, "bw", m, "ood"), wb = topm_acc(e, "wb", m, "ood");
+        check(k, bw >= wb, "bw%d < wb%d", m, m);
+        stat(k, WARM_REPORT_GE, 0, bw - wb, "bw%d - wb%d, ood", m, m);
+    }
+    double wb_n = topm_acc(e, "wb", N, "ood"), wb_1 = topm_acc(e, "wb", 1, "ood");
+    double bw_n = topm_acc(e, "bw", N, "ood"), bw_1 = topm_acc(e, "bw", 1, "ood");
+    check(k, wb_n > wb_1, "wb%d <= wb1", N);
+    check(k, bw_n >= bw_1 - tol, "bw%d < bw1 - tol", N);
+    stat(k, WARM_REPORT_GT, 0, wb_n - wb_1, "wb%d - wb1, ood", N);
+    stat(k, WARM_REPORT_GE, 0, bw_n - bw_1, "bw%d - bw1, ood (tol replaced by the interval)", N);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -339,6 +388,9 @@ static void claim_c9(const rp_run *r, cl *k) {
             held[1] += c2 > ce;
             held[2] += ce >= c1;
             check(k, cb > c2 && c2 > ce && ce >= c1, "%s: order broken at n = %.0f", u->name, b->n[p]);
+            stat(k, WARM_REPORT_GT, 0, cb - c2, "%s n = %.0f: WARM%d - WARM2", u->name, b->n[p], u->warm_big_m);
+            stat(k, WARM_REPORT_GT, 0, c2 - ce, "%s n = %.0f: WARM2 - ENS2", u->name, b->n[p]);
+            stat(k, WARM_REPORT_GE, 0, ce - c1, "%s n = %.0f: ENS2 - best", u->name, b->n[p]);
         }
         if (total == 0) {
             unknown(k, "%s has no n > 1", u->bon_path);
@@ -374,17 +426,26 @@ static void c10_setup(cl *k, const rp_setup *u, int counted) {
             lo = fmin(lo, w);
             hi = fmax(hi, w);
             if (counted) check(k, w > 0.5, "%s: WARM vs SFT <= 0.5 at n = %.0f", u->name, b->n[p]);
+            if (counted) stat(k, WARM_REPORT_GT, 0.5, w, "n = %.0f: WARM%d win rate vs SFT", b->n[p], u->warm_big_m);
         }
-        if (counted && p > 0)
-            check(k, w >= b->sel[ib].win_sft[p - 1] - WIN_SLACK, "%s: WARM vs SFT falls at n = %.0f", u->name,
-                  b->n[p]);
+        if (counted && p > 0) {
+            double rise = w - b->sel[ib].win_sft[p - 1];
+            check(k, rise >= -WIN_SLACK, "%s: WARM vs SFT falls at n = %.0f", u->name, b->n[p]);
+            stat(k, WARM_REPORT_GE, -WIN_SLACK, rise, "n = %.0f vs %.0f: rise of WARM%d's win rate vs SFT", b->n[p],
+                 b->n[p - 1], u->warm_big_m);
+        }
+        double top = -INFINITY; /* the best other selector's win rate vs WARM at this n */
         for (int i = 0; i < b->n_sel; i++) {
             if (i == ib) continue;
             double v = b->sel[i].win_ref[p];
+            top = fmax(top, v);
             if (v > worst) worst = v, who = b->sel[i].name;
             if (counted)
                 check(k, v <= 0.5 + WIN_SLACK, "%s: %s beats WARM at n = %.0f", u->name, b->sel[i].name, b->n[p]);
         }
+        if (counted && b->n_sel > 1)
+            stat(k, WARM_REPORT_LE, 0.5 + WIN_SLACK, top, "n = %.0f: best other selector's win rate vs WARM%d",
+                 b->n[p], u->warm_big_m);
     }
     if (counted && total == 0) unknown(k, "%s has no n > 1", u->bon_path);
     char x[3][32];
@@ -419,6 +480,8 @@ static void claim_c11(const rp_run *r, cl *k) {
         total++;
         held += ok;
         check(k, ok, "WARM not above ENS and both members at n = %.0f", b->n[p]);
+        double other = fmax(b->sel[ie].control[p], fmax(b->sel[ia].control[p], b->sel[ib].control[p]));
+        stat(k, WARM_REPORT_GT, 0, w - other, "n = %.0f: WARM - max(ENS, A, B)", b->n[p]);
     }
     if (total == 0) {
         unknown(k, "%s has no n > 1", u->bon_path);
@@ -468,70 +531,95 @@ static void claim_c17(const rp_run *r, cl *k) {
     NUMS(k, "%smax |z| %s", k->c->numbers[0] ? "; " : "", rp_f3(x[0], r->toy_max_z));
     if (r->toy_m > 0) NUMS(k, " (M = %d, L = %d)", r->toy_m, r->toy_l);
     check(k, r->toy_holds, "`warm toy` reports holds = false");
+    stat(k, WARM_REPORT_ALL, 0, r->toy_holds ? 1 : 0, "`warm toy` holds (1 = yes)");
+    stat(k, WARM_REPORT_INFO, 0, r->toy_max_z, "max abs(z) of the Monte-Carlo estimates");
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* The table                                                                                             */
 
 static const struct {
-    const char *id, *claim, *source, *rule;
+    const char *id, *claim, *source, *rule, *seeds; /* seeds: the statistics over seeds */
     void (*fn)(const rp_run *r, cl *k);
 } claims[WARM_REPORT_NCLAIMS] = {
     {"C1", "LMC: WA_lambda >= Diag_lambda on OOD for every lambda, within noise", "Obs. 1, Fig. 3",
      "pairs ckpt, seed, lr, sft on `ood`: for every pair and every lambda, WA >= Diag - tol. Numbers: per pair the "
      "min over lambda of WA-Diag and the midpoint WA-Diag.",
+     "per pair ckpt, seed, lr, sft: the minimum over 0 < lambda < 1 of WA-Diag on `ood` must be >= 0 (the "
+     "interval replaces tol).",
      claim_c1},
     {"C2", "WA ~ ENS: max abs(WA-ENS) small next to the WA-over-Diag gain", "Obs. 2, Fig. 3",
      "same pairs on `ood`: A = max over lambda of |WA-ENS|, G = max over lambda of WA-Diag; holds when A < G for "
      "every pair.",
+     "per pair: G - A > 0.",
      claim_c2},
     {"C3", "midpoint gain WA_0.5 - Diag_0.5 grows: ckpt < seed < lr < sft", "Fig. 3a-d",
      "midpoint WA-Diag on `ood`, strictly increasing ckpt < seed < lr < sft; otherwise \"k of 3 in order\".",
+     "the margins seed - ckpt, lr - seed, sft - lr of the midpoint WA-Diag on `ood`, each > 0.",
      claim_c3},
     {"C4", "averaging checkpoints of one run is worse than averaging independent runs", "Remark 2, Fig. 3a",
-     "WA at lambda 0.5 on `ood`: ckpt pair < seed pair.", claim_c4},
+     "WA at lambda 0.5 on `ood`: ckpt pair < seed pair.",
+     "WA_0.5(ckpt) - WA_0.5(seed) on `ood` < 0.",
+     claim_c4},
     {"C5", "from scratch (no shared pre-training) WA falls below Diag", "Remark 1",
-     "scratch pair: midpoint WA-Diag < 0 on `ood` (`val` printed too).", claim_c5},
+     "scratch pair: midpoint WA-Diag < 0 on `ood` (`val` printed too).",
+     "scratch WA_0.5 - Diag_0.5 on `ood` < 0.",
+     claim_c5},
     {"C6", "25% swapped labels: WA_0.5 below ENS_0.5 and Diag_0.5 on train-corrupt", "Obs. 3, Figs. 4a, 11",
      "corrupt pairs on `train-corrupt`: the mean over pairs of WA at lambda 0.5 is below the mean ENS and below the "
      "mean Diag there.",
+     "on `train-corrupt`, means over the corrupt pairs: WA_0.5 - ENS_0.5 < 0 and WA_0.5 - Diag_0.5 < 0.",
      claim_c6},
     {"C7", "WA-ENS: most negative on train-corrupt, then train-clean (<= 0), val, largest (> 0) on OOD",
      "Obs. 3, Figs. 4-5",
      "d(S) = mean over corrupt pairs and lambda in (0, 1) of WA-ENS on subset S; holds when d(train-corrupt) < "
      "d(train-clean) <= 0, d(train-clean) <= d(val) <= d(ood) and d(ood) > 0.",
+     "d(train-corrupt) - d(train-clean) < 0, d(train-clean) <= 0, d(train-clean) - d(val) <= 0, d(val) - d(ood)"
+     " <= 0, d(ood) > 0.",
      claim_c7},
     {"C8", "top-M by OOD accuracy: best->worst >= worst->best; accuracy rises with M", "Fig. 10",
      "clean setup, merges of the top-M on `ood`: bwM >= wbM for M = 2..min(3, N-1), wbN > wb1 and "
      "bwN >= bw1 - tol.",
+     "bwM - wbM >= 0 for M = 2..min(3, N-1), wbN - wb1 > 0, bwN - bw1 >= 0 (the interval replaces tol), all on "
+     "`ood`.",
      claim_c8},
     {"C9", "BoN control reward: WARM M=6 > WARM M=2 > ENS M=2 >= best member, clean and corrupt", "Figs. 6, 15",
      "every setup with BoN, every n > 1: control(WARM M=big) > control(WARM M=2) > control(ENS M=2) >= "
      "control(best member).",
+     "per setup and every n > 1: WARM M=big - WARM M=2 > 0, WARM M=2 - ENS M=2 > 0, ENS M=2 - best >= 0.",
      claim_c9},
     {"C10", "BoN oracle: WARM beats SFT (> 50%, rising with n); nothing beats WARM M=6", "Figs. 7, 17a",
      "clean setup (corrupt printed): the bon file's ref is WARM M=big; its win rate vs SFT > 0.5 at every n > 1 and "
      "non-decreasing in n (slack 0.002); every other selector's win rate vs it <= 0.5 + 0.002 at every n.",
+     "clean setup: WARM's win rate vs SFT > 0.5 at every n > 1; its rise from each n to the next >= -0.002; the"
+     " best other selector's win rate vs WARM <= 0.502 at every n (the slack stays: it is not a noise "
+     "tolerance).",
      claim_c10},
     {"C11", "BoN Baklava: WARM of two RMs from different SFT checkpoints beats their ENS and both members",
      "Fig. 16", "clean setup's Baklava selectors, every n > 1: control(WARM) > control(ENS), control(A), control(B).",
+     "every n > 1: control(WARM) - max(control(ENS), control(A), control(B)) > 0.",
      claim_c11},
     {"C17", "toy model: ENS ~ p_j, WA ~ p_j^L per feature (Monte Carlo)", "Sec. 4.3, Eqs. 4-5",
      "`warm toy` decided it: every Monte-Carlo coefficient within 4 standard errors + 0.001 of the finite-M theory "
      "and WA <= ENS for p < 1 (its \"holds\").",
+     "`warm toy`'s yes/no per seed: holds when every seed says yes, does not hold when none does, else "
+     "inconclusive (max abs(z) printed).",
      claim_c17},
 };
 
 const char *rp_claim_rule(int i) { return i >= 0 && i < WARM_REPORT_NCLAIMS ? claims[i].rule : ""; }
 
-void rp_claims(const rp_run *r, warm_report_claim out[WARM_REPORT_NCLAIMS]) {
+const char *rp_claim_seeds_rule(int i) { return i >= 0 && i < WARM_REPORT_NCLAIMS ? claims[i].seeds : ""; }
+
+void rp_claims(const rp_run *r, warm_report_claim out[WARM_REPORT_NCLAIMS], rp_stats *stats) {
     for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
         warm_report_claim *c = &out[i];
         memset(c, 0, sizeof *c);
         c->id = claims[i].id;
         c->claim = claims[i].claim;
         c->source = claims[i].source;
-        cl k = {.c = c};
+        cl k = {.c = c, .st = stats ? &stats[i] : NULL};
+        if (k.st) memset(k.st, 0, sizeof *k.st);
         claims[i].fn(r, &k);
         finish(&k);
     }

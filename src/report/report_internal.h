@@ -160,9 +160,23 @@ const rp_setup *rp_corrupt_setup(const rp_run *r);
 const rp_lmc_pair *rp_lmc_kind(const rp_run *r, const char *kind);
 
 /* ---- report_claims.c ---- */
-void rp_claims(const rp_run *r, warm_report_claim out[WARM_REPORT_NCLAIMS]);
+
+/* The statistics one run gives one claim (warm/report.h, several seeds): name, rule, threshold, value. */
+typedef struct {
+    int n, overflow; /* overflow: the claim has more than WARM_REPORT_MAX_STATS (the extra are dropped) */
+    struct {
+        char name[96];
+        warm_report_rule rule;
+        double threshold, value;
+    } s[WARM_REPORT_MAX_STATS];
+} rp_stats;
+
+/* The verdicts of one run; stats (NULL: not wanted) gets each claim's statistics, stats[i] for out[i]. */
+void rp_claims(const rp_run *r, warm_report_claim out[WARM_REPORT_NCLAIMS], rp_stats *stats);
 /* The rule of claim i as one line (Markdown). */
 const char *rp_claim_rule(int i);
+/* The rule of claim i over several seeds: its statistics and their sides (Markdown). */
+const char *rp_claim_seeds_rule(int i);
 /* tol = sqrt(0.25 / n) (NAN when n <= 0). */
 double rp_tol(double n);
 
@@ -178,5 +192,24 @@ const char *rp_f3(char buf[32], double v);
 const char *rp_s3(char buf[32], double v);
 /* Markdown text of the run; link_prefix is prepended to run-relative figure paths ("" or "../run/"). */
 void rp_markdown(const rp_run *r, const warm_report_claim *claims, const char *link_prefix, rp_buf *b);
+/* Links every figure of the run's plan whose file exists (top-M, LMC, best-of-n). */
+void rp_figures(const rp_run *r, const char *link_prefix, rp_buf *b);
+/* s made safe inside a Markdown table cell (see report_md.c). */
+const char *rp_md(char *buf, size_t n, const char *s);
+
+/* ---- report_seeds.c: several runs of one scale ---- */
+/* Loads the runs (checks: 1..WARM_REPORT_MAX_RUNS, one scale, distinct seeds and directories) and fills agg. */
+warm_status rp_seeds_load(rp_run *runs, const char *const *dirs, int n, warm_report_seeds *agg, warm_error *err);
+void rp_seeds_free(rp_run *runs, int n);
+/* The aggregated numbers as JSON (cJSON_Delete it; NULL when out of memory). */
+struct cJSON *rp_seeds_json(const warm_report_seeds *agg);
+
+/* ---- report_md_seeds.c ---- */
+/* Markdown of the report over seeds; link_prefix leads from the report to the first run's directory. */
+void rp_markdown_seeds(const rp_run *runs, const warm_report_seeds *agg, const char *link_prefix, rp_buf *b);
+
+/* ---- report.c ---- */
+/* The prefix that turns a path relative to run_dir into one relative to out_path's directory. */
+void rp_link_prefix(const char *run_dir, const char *out_path, char *buf, size_t n);
 
 #endif

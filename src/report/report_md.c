@@ -82,6 +82,8 @@ static const char *md(char *buf, size_t n, const char *s) {
     return buf;
 }
 
+const char *rp_md(char *buf, size_t n, const char *s) { return md(buf, n, s); }
+
 /* Links the figure when the file exists in the run directory. */
 static void figure(const rp_run *r, const char *prefix, const char *rel, const char *alt, rp_buf *b) {
     if (!rel) return;
@@ -95,7 +97,7 @@ static void figure(const rp_run *r, const char *prefix, const char *rel, const c
 /* Claims                                                                                               */
 
 static void claims_section(const rp_run *r, const warm_report_claim *c, rp_buf *b) {
-    int cnt[3] = {0, 0, 0};
+    int cnt[4] = {0, 0, 0, 0};
     for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) cnt[c[i].verdict]++;
     rp_printf(b, "## Claims\n\n**%d hold, %d do not hold, %d not measured at this scale** (of %d claims checked).\n\n",
               cnt[WARM_REPORT_HOLDS], cnt[WARM_REPORT_DOES_NOT_HOLD], cnt[WARM_REPORT_NOT_MEASURED],
@@ -379,9 +381,25 @@ static void guide_section(rp_buf *b) {
               "first failed condition; \"not measured at this scale\" means a file or an experiment the rule needs "
               "is not part of this run (the reason is given).\n"
               "- A small run has few evaluation pairs: differences below tol = sqrt(0.25 / n) (about 0.022 at "
-              "n = 500) are within one standard error and can flip between seeds.\n"
+              "n = 500) are within one standard error and can flip between seeds. `warm demo --seeds 1,2,3` (or "
+              "`warm report --runs` over runs with different seeds) puts a 95 %% interval over seeds on each claim.\n"
               "- The paper's reward models are far larger than this demo's small GPT-2 ones, trained on another task: "
               "compare the directions of the effects, not their sizes.\n");
+}
+
+void rp_figures(const rp_run *r, const char *link_prefix, rp_buf *b) {
+    if (!r->has_plan) return;
+    figure(r, link_prefix, r->topm_figure, "top-M curves", b);
+    for (int i = 0; i < r->n_lmc; i++) {
+        char alt[256];
+        snprintf(alt, sizeof alt, "LMC %s: %s", r->lmc[i].kind, r->lmc[i].label ? r->lmc[i].label : "");
+        figure(r, link_prefix, r->lmc[i].figure, alt, b);
+    }
+    for (int s = 0; s < r->n_setups; s++) {
+        char alt[300];
+        snprintf(alt, sizeof alt, "best-of-n, setup %s", r->setups[s].name);
+        if (r->setups[s].has_bon) figure(r, link_prefix, r->setups[s].bon_figure, alt, b);
+    }
 }
 
 void rp_markdown(const rp_run *r, const warm_report_claim *claims, const char *link_prefix, rp_buf *b) {
