@@ -162,6 +162,9 @@ static void test_prefs_corruption(void **state) {
     warm_task_prefs_config_default(&c);
     c.corrupt = 0.25;
     c.seed = 7;
+    char clean[256];
+    snprintf(clean, sizeof clean, "%s/prefs_clean.jsonl", p->dir);
+    c.clean_path = clean;
     warm_task_prefs_summary sum;
     warm_error err;
     assert_int_equal(warm_task_prefs(p->w, p->task, &pol, ood, 2, &c, out, NULL, &sum, &err), WARM_OK);
@@ -193,9 +196,72 @@ static void test_prefs_corruption(void **state) {
     }
     assert_true(decided > 50);
     assert_true((double)agree / (double)decided > 0.7);
+    /* The clean twin: the same pairs in the same order, the corrupted ones swapped back, nothing corrupted. */
+    warm_prefs e = {0};
+    assert_int_equal(warm_prefs_load(&e, clean, warm_task_tokenizer(p->w), NULL, &err), WARM_OK);
+    assert_int_equal(e.n, d.n);
+    for (int64_t i = 0; i < d.n; i++) {
+        warm_pref_view a = warm_prefs_view(&d, i), b = warm_prefs_view(&e, i);
+        int sw = d.rows[i].corrupted;
+        assert_false(e.rows[i].corrupted);
+        assert_int_equal(a.prompt_len, b.prompt_len);
+        for (int side = 0; side < 2; side++) {
+            assert_int_equal(a.resp_len[side], b.resp_len[side ^ sw]);
+            assert_memory_equal(a.resp[side], b.resp[side ^ sw], (size_t)a.resp_len[side] * sizeof(int32_t));
+        }
+        assert_float_equal(d.rows[i].gold_chosen, sw ? e.rows[i].gold_rejected : e.rows[i].gold_chosen, 0);
+    }
+    warm_prefs_free(&e);
     free(idx);
     free(all);
     warm_prefs_free(&d);
+}
+
+/*
+ * draws = 4: the pair is drawn among responses with different gold, so a pair is a gold tie only when all four
+ * draws tie. With draws = 2 the same prompts give (much) more ties; OOD pairs still come from two generators;
+ * gold fields still match a recomputation from the ids.
+ */
+static void test_prefs_draws(void **state) {
+    pipeline *p = *state;
+    char out2[256], out4[256];
+    snprintf(out2, sizeof out2, "%s/prefs_d2.jsonl", p->dir);
+    snprintf(out4, sizeof out4, "%s/prefs_d4.jsonl", p->dir);
+    warm_task_generator pol = {"sft", &p->sft, 1.0f};
+    warm_task_generator ood[2] = {{"sft-hot", &p->sft, 1.5f}, {"pre", &p->pre, 1.0f}};
+    warm_task_prefs_config c;
+    warm_task_prefs_config_default(&c);
+    c.seed = 3;
+    c.limit_train = 150;
+    warm_task_prefs_summary s2, s4;
+    warm_error err;
+    assert_int_equal(warm_task_prefs(p->w, p->task, &pol, ood, 2, &c, out2, NULL, &s2, &err), WARM_OK);
+    c.draws = 4;
+    assert_int_equal(warm_task_prefs(p->w, p->task, &pol, ood, 2, &c, out4, NULL, &s4, &err), WARM_OK);
+    int64_t ties2 = s2.n_gold_ties[0] + s2.n_gold_ties[1], ties4 = s4.n_gold_ties[0] + s4.n_gold_ties[1];
+    print_message("gold ties (train + val): draws 2: %lld, draws 4: %lld of %lld\n", (long long)ties2,
+                  (long long)ties4, (long long)(s4.n[0] + s4.n[1]));
+    assert_int_equal(s4.n[0], 150);
+    assert_true(ties2 > 10);
+    assert_true(ties4 < ties2);
+    warm_prefs d = {0};
+    assert_int_equal(warm_prefs_load(&d, out4, warm_task_tokenizer(p->w), NULL, &err), WARM_OK);
+    int64_t *all, nall;
+    assert_int_equal(warm_prefs_subset(&d, NULL, -1, &all, &nall, &err), WARM_OK);
+    for (int64_t i = 0; i < nall; i++) {
+        const warm_pref_row *row = &d.rows[all[i]];
+        warm_pref_view v = warm_prefs_view(&d, all[i]);
+        double gc = warm_task_gold_ids(p->w, v.prompt, v.prompt_len, v.resp[0], v.resp_len[0], NULL);
+        double gr = warm_task_gold_ids(p->w, v.prompt, v.prompt_len, v.resp[1], v.resp_len[1], NULL);
+        assert_float_equal(gc, row->gold_chosen, 1e-6);
+        assert_float_equal(gr, row->gold_rejected, 1e-6);
+    }
+    free(all);
+    warm_prefs_free(&d);
+    /* Out of range is refused. */
+    c.draws = 1;
+    assert_int_not_equal(warm_task_prefs(p->w, p->task, &pol, ood, 2, &c, out4, NULL, &s4, &err), WARM_OK);
+    assert_non_null(strstr(err.msg, "draws"));
 }
 
 static void test_malformed_prompts(void **state) {
@@ -223,6 +289,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sft_improves),
         cmocka_unit_test(test_prefs_corruption),
+        cmocka_unit_test(test_prefs_draws),
         cmocka_unit_test(test_malformed_prompts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

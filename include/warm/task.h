@@ -196,6 +196,10 @@ typedef struct {
                             members on, disjoint from the "ood" pairs reported as the OOD test [0] */
     float top_p;         /* [1] */
     int top_k;           /* [0] */
+    int draws;           /* responses drawn per prompt (>= 2); the pair is two of them with different gold
+                            rewards, chosen uniformly among such pairs (a gold tie only when all are equal) [2] */
+    const char *clean_path; /* when set, also writes the same pairs without the corruption swaps here (the clean
+                               setup's file in the same pass: identical rows except "corrupted" ones) [NULL] */
 } warm_task_prefs_config;
 
 void warm_task_prefs_config_default(warm_task_prefs_config *c);
@@ -216,6 +220,10 @@ typedef struct {
  * Train and val pairs: two samples of `policy` for each prompt of prompts_train/prompts_val.jsonl (shared
  * prompt prefix). OOD pairs: for each prompt of prompts_ood.jsonl, two responses from two different
  * generators drawn from `ood` (n_ood >= 2), as the paper's D_ood mixes policies and temperatures.
+ * With draws = K > 2, K responses are drawn (train/val: K policy samples; OOD: one generator drawn per
+ * response, each pair then needs two different generators) and the pair is drawn uniformly among the pairs
+ * whose gold rewards differ (and, OOD, whose generators differ), as preference sets drop ties; when no pair
+ * qualifies, among all (OOD: cross-generator) pairs.
  * The label is drawn from P(first > second) = sigma((g_1 - g_2)/tau) (natural inconsistency); then, for
  * train pairs only, a Bernoulli(corrupt) draw swaps chosen and rejected and sets "corrupted": true.
  * The *_ids fields are exact (responses end with <eos> only if the policy emitted it) and take precedence

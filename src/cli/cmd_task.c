@@ -220,6 +220,11 @@ static int task_prefs(int argc, char **argv) {
         {.name = "ood-val", .kind = WARM_OPT_INT, .dest = &c.ood_val, .min = 0, .max = 1 << 30, .def = "0",
          .help = "the pairs of the first K OOD prompts get split \"ood_val\": a held-out OOD set to rank "
                  "members on, disjoint from the \"ood\" test pairs"},
+        {.name = "clean-out", .kind = WARM_OPT_STRING, .dest = &c.clean_path, .metavar = "JSONL",
+         .help = "also write the same pairs without the --corrupt swaps here (the clean setup, in the same pass)"},
+        {.name = "draws", .kind = WARM_OPT_INT, .dest = &c.draws, .min = 2, .max = 64, .def = "2",
+         .help = "responses drawn per prompt; the pair is drawn among those with different gold rewards "
+                 "(OOD: and different generators), so fewer pairs are gold ties"},
         {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 9e18, .def = "1",
          .help = "seed of sampling, labels and corruption"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "JSONL", .required = 1,
