@@ -28,8 +28,7 @@ typedef struct {
     int unknown, failed;
 } cl;
 
-static void cat(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void cat(char *dst, size_t cap, const char *fmt, ...) {
+void rp_cat(char *dst, size_t cap, const char *fmt, ...) {
     size_t len = strlen(dst);
     if (len + 1 >= cap) return;
     va_list ap;
@@ -38,7 +37,7 @@ static void cat(char *dst, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-#define NUMS(k, ...) cat((k)->c->numbers, sizeof (k)->c->numbers, __VA_ARGS__)
+#define NUMS(k, ...) rp_cat((k)->c->numbers, sizeof (k)->c->numbers, __VA_ARGS__)
 
 /* Records why the claim cannot be measured (the first few reasons are kept). */
 static void unknown(cl *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -49,7 +48,7 @@ static void unknown(cl *k, const char *fmt, ...) {
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     if (!k->unknown) k->c->detail[0] = 0; /* "not measured" outranks a failed condition */
-    if (!strstr(k->c->detail, why)) cat(k->c->detail, sizeof k->c->detail, "%s%s", k->unknown ? "; " : "", why);
+    if (!strstr(k->c->detail, why)) rp_cat(k->c->detail, sizeof k->c->detail, "%s%s", k->unknown ? "; " : "", why);
     k->unknown++;
 }
 

@@ -141,6 +141,8 @@ typedef struct {
 
 /* ---- report_load.c ---- */
 void *rp_new(rp_run *r, size_t bytes); /* zeroed; NULL when out of memory */
+/* Appends the formatted text to the NUL-terminated dst of capacity cap (truncating; nothing when full). */
+void rp_cat(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 warm_status rp_run_load(rp_run *r, const char *dir, warm_error *err);
 void rp_run_free(rp_run *r);
 /* Index of subset name in an lmc pair / eval file, or -1. */

@@ -78,16 +78,6 @@ warm_report_verdict warm_report_interval_verdict(warm_report_rule rule, double t
 /* ---------------------------------------------------------------------------------------------------- */
 /* Loading and checking the runs                                                                         */
 
-static void cat(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void cat(char *dst, size_t cap, const char *fmt, ...) {
-    size_t len = strlen(dst);
-    if (len + 1 >= cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst + len, cap - len, fmt, ap);
-    va_end(ap);
-}
-
 void rp_seeds_free(rp_run *runs, int n) {
     for (int i = 0; i < n; i++) rp_run_free(&runs[i]);
 }
@@ -175,12 +165,12 @@ static void numbers(warm_report_seed_claim *a) {
             /* Differences (threshold 0) signed, levels such as win rates plain. */
             const char *(*f)(char *, double) = t->threshold == 0 && t->rule != WARM_REPORT_INFO ? rp_s3 : rp_f3;
             if (t->rule == WARM_REPORT_ALL)
-                cat(dst, cap, "%s%s: %.0f of %d", shown ? "; " : "", t->name, t->mean * t->n, t->n);
+                rp_cat(dst, cap, "%s%s: %.0f of %d", shown ? "; " : "", t->name, t->mean * t->n, t->n);
             else
-                cat(dst, cap, "%s%s %s [%s, %s]", shown ? "; " : "", t->name, f(m, t->mean), f(l, t->lo), f(h, t->hi));
+                rp_cat(dst, cap, "%s%s %s [%s, %s]", shown ? "; " : "", t->name, f(m, t->mean), f(l, t->lo), f(h, t->hi));
             shown++;
         }
-    if (a->n_stats > shown) cat(dst, cap, "; %d more below", a->n_stats - shown);
+    if (a->n_stats > shown) rp_cat(dst, cap, "; %d more below", a->n_stats - shown);
 }
 
 /* Verdict and detail of a claim from its statistics (n_used >= 2). */
@@ -272,7 +262,7 @@ static void aggregate_claim(warm_report_seeds *agg, int c, const warm_report_cla
     }
     int unused = n - a->n_used;
     if (unused && n > 1)
-        cat(a->claim.detail, sizeof a->claim.detail, "%s%d of %d runs unused (see below)", a->claim.detail[0] ? "; " : "",
+        rp_cat(a->claim.detail, sizeof a->claim.detail, "%s%d of %d runs unused (see below)", a->claim.detail[0] ? "; " : "",
             unused, n);
 }
 
