@@ -58,6 +58,18 @@ FLOP_FORMULA = ("FLOPs_train = 6*N_matmul*tokens + 12*L*T*C*tokens; FLOPs_score 
                 "T x T square")
 
 
+def bt_step(model, opt, ids, P):
+    """One Bradley-Terry step on 2P rows (chosen first, then rejected): loss, backward, clip 1.0, AdamW."""
+    model.train()
+    opt.zero_grad(set_to_none=True)
+    r = model(ids)
+    loss = -F.logsigmoid(r[:P] - r[P:]).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss)
+
+
 def parse():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="S")
@@ -297,14 +309,7 @@ def pairs_bench():
         return ids, sum(len(r) for r in rows)
 
     def step(ids):
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        r = model(ids)
-        loss = -F.logsigmoid(r[:P] - r[P:]).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return float(loss)
+        return bt_step(model, opt, ids, P)
 
     for s in range(ARGS.warmup):
         step(batch(s * P % len(pairs))[0])
@@ -359,14 +364,7 @@ def main():
     losses = []
 
     def train_step():
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        r = model(ids)
-        loss = -F.logsigmoid(r[:P] - r[P:]).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(float(loss))
+        losses.append(bt_step(model, opt, ids, P))
 
     def score_step():
         model.eval()

@@ -61,12 +61,6 @@ static void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed) 
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * warm_rng_uniform(&r);
 }
 
-static void fill_normal(float *x, size_t n, float sd, uint64_t seed) {
-    warm_rng r;
-    warm_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) x[i] = sd * warm_rng_normal(&r);
-}
-
 static double dot_d(const float *a, const float *b, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
@@ -790,10 +784,10 @@ static void test_adamw_reference(void **state) {
     float *p = falloc(n), *g = falloc(n), *m = falloc(n), *v = falloc(n);
     double *rp = malloc(n * sizeof(double)), *rm = calloc(n, sizeof(double)), *rv = calloc(n, sizeof(double));
     assert_true(rp && rm && rv);
-    fill_normal(p, n, 1.0f, 151);
+    test_fill_normal(p, n, 151, 1.0f);
     for (size_t i = 0; i < n; i++) rp[i] = p[i];
     for (int t = 1; t <= 3; t++) {
-        fill_normal(g, n, 1e-2f, 160 + (uint64_t)t);
+        test_fill_normal(g, n, 160 + (uint64_t)t, 1e-2f);
         float fbc1 = (float)(1.0 - pow(b1, t)), fbc2 = (float)(1.0 - pow(b2, t));
         double bc1 = fbc1, bc2 = fbc2;
         warm_adamw_update(p, g, m, v, n, flr, fb1, fb2, feps, fwd, fbc1, fbc2, fgs);
@@ -826,10 +820,10 @@ static void test_adamw_update_zero(void **state) {
     float *p[2], *m[2], *v[2], *g[2];
     for (int k = 0; k < 2; k++) {
         p[k] = falloc(n), m[k] = falloc(n), v[k] = falloc(n), g[k] = falloc(n);
-        fill_normal(p[k], n, 1.0f, 141);
-        fill_normal(m[k], n, 1e-2f, 142);
+        test_fill_normal(p[k], n, 141, 1.0f);
+        test_fill_normal(m[k], n, 142, 1e-2f);
         fill_uniform(v[k], n, 0.0f, 1e-4f, 143);
-        fill_normal(g[k], n, 1e-2f, 144);
+        test_fill_normal(g[k], n, 144, 1e-2f);
     }
     warm_adamw_update(p[0], g[0], m[0], v[0], n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f, 0.5f);
     warm_adamw_update_zero(p[1], g[1], m[1], v[1], n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f, 0.5f);

@@ -32,12 +32,6 @@
 #include "warm/kernels.h"
 #include "warm/model.h"
 
-static void fill_normal(float *x, size_t n, uint64_t seed, float sd) {
-    warm_rng r;
-    warm_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) x[i] = sd * warm_rng_normal(&r);
-}
-
 /* ---- kernels ---- */
 
 enum { KT = 37, KC = 200, KNH = 2, KP = 4 }; /* HS = 100: the 64-, 16- and 1-column paths */
@@ -122,8 +116,8 @@ static void check_tree_kernels(float p) {
     float *att = malloc(natt * sizeof(float)), *dout = malloc((size_t)KN * KC * sizeof(float));
     float *dqkv = malloc(nqkv * sizeof(float));
     double *rout = malloc((size_t)KN * KC * sizeof(double)), *rdqkv = malloc(nqkv * sizeof(double));
-    fill_normal(qkv, nqkv, 11, 1.0f);
-    fill_normal(dout, (size_t)KN * KC, 12, 1.0f);
+    test_fill_normal(qkv, nqkv, 11, 1.0f);
+    test_fill_normal(dout, (size_t)KN * KC, 12, 1.0f);
     uint64_t key = 0x7ee5u;
     warm_attention_tree_forward(out, att, qkv, kpairs, KP, KT, KC, KNH, p, key);
     for (size_t i = 0; i < nqkv; i++) dqkv[i] = NAN; /* every row must be overwritten */

@@ -219,8 +219,8 @@ static void test_prefs_corruption(void **state) {
 
 /*
  * draws = 4: the pair is drawn among responses with different gold, so a pair is a gold tie only when all four
- * draws tie. With draws = 2 the same prompts give (much) more ties; OOD pairs still come from two generators;
- * gold fields still match a recomputation from the ids.
+ * draws tie. With draws = 2 the same prompts give more ties; gold fields still match a recomputation from the
+ * ids; draws < 2 is refused.
  */
 static void test_prefs_draws(void **state) {
     pipeline *p = *state;

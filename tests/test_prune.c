@@ -34,12 +34,6 @@
 #include "warm/kernels.h"
 #include "warm/model.h"
 
-static void fill_normal(float *x, size_t n, uint64_t seed, float sd) {
-    warm_rng r;
-    warm_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) x[i] = sd * warm_rng_normal(&r);
-}
-
 /* ---- kernels ---- */
 
 static void check_attention_rows(float p) {
@@ -49,7 +43,7 @@ static void check_attention_rows(float p) {
     float *qkv = malloc(nqkv * sizeof(float)), *out = malloc((size_t)B * T * C * sizeof(float));
     float *att = malloc(natt * sizeof(float)), *out_r = malloc((size_t)B * C * sizeof(float));
     float *att_r = malloc((size_t)B * NH * T * sizeof(float));
-    fill_normal(qkv, nqkv, 11, 1.0f);
+    test_fill_normal(qkv, nqkv, 11, 1.0f);
     uint64_t key = 0x5eedu;
     warm_attention_forward(out, att, qkv, B, T, C, NH, p, key);
     warm_attention_forward_rows(out_r, att_r, qkv, qpos, B, T, C, NH, p, key);
@@ -62,7 +56,7 @@ static void check_attention_rows(float p) {
     /* backward: the full kernel sees dout zero on every row but the query rows */
     float *dout_r = malloc((size_t)B * C * sizeof(float)), *dout = calloc((size_t)B * T * C, sizeof(float));
     float *dqkv = calloc(nqkv, sizeof(float)), *dqkv_r = calloc(nqkv, sizeof(float));
-    fill_normal(dout_r, (size_t)B * C, 12, 1.0f);
+    test_fill_normal(dout_r, (size_t)B * C, 12, 1.0f);
     for (int b = 0; b < B; b++)
         memcpy(dout + ((size_t)b * T + (size_t)qpos[b]) * C, dout_r + (size_t)b * C, C * sizeof(float));
     warm_attention_backward(dqkv, dout, qkv, att, B, T, C, NH, p, key, NULL);
@@ -83,7 +77,7 @@ static void test_dropout_rows(void **state) {
     const int32_t rows[R] = {3, 10, 34, 0};
     float *x = malloc((size_t)N * C * sizeof(float)), *full = malloc((size_t)N * C * sizeof(float));
     float *g = malloc((size_t)R * C * sizeof(float));
-    fill_normal(x, (size_t)N * C, 21, 1.0f);
+    test_fill_normal(x, (size_t)N * C, 21, 1.0f);
     const float rates[3] = {0.1f, 0.5f, 0.0f};
     for (int k = 0; k < 3; k++) {
         memcpy(full, x, (size_t)N * C * sizeof(float));

@@ -1,6 +1,6 @@
 /*
  * test_util.h — small helpers shared by the cmocka tests: locating fixtures and ../shared/data,
- * temp paths, float comparison with a report of the worst element.
+ * temp paths, float comparison with a report of the worst element, seeded normal fills.
  */
 #ifndef WARM_TEST_UTIL_H
 #define WARM_TEST_UTIL_H
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "warm/core.h"
 
 /* Directory of committed fixtures (tests/fixtures relative to the repo root; tests run from the root). */
 static inline const char *test_fixture_dir(void) {
@@ -40,6 +42,13 @@ static inline double test_max_rel_err(const float *a, const float *b, size_t n, 
     }
     if (worst) *worst = w;
     return m;
+}
+
+/* x[i] = sd * N(0, 1), from warm_rng seeded with seed (deterministic test data). */
+static inline void test_fill_normal(float *x, size_t n, uint64_t seed, float sd) {
+    warm_rng r;
+    warm_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) x[i] = sd * warm_rng_normal(&r);
 }
 
 #endif
