@@ -10,7 +10,8 @@
  *     from the shared data at run time) and the whole file (338,025 tokens, formats.md §5).
  * Hand-derived cases (comments show the derivation), lossless round trips of random bytes, the two merge
  * algorithms against each other, the Hugging Face tokenizer.json loader (written here from the GPT-2
- * files; refusals of what warm does not implement), and malformed files with the file and line named.
+ * files; refusals of what warm does not implement), malformed files with the file and line named, and the
+ * `warm tokenize` command (the binary of this build).
  *
  * Needs ../shared/data/gpt2-tokenizer and ../shared/data/tinyshakespeare ($WARM_SHARED_DATA): without them
  * the group setup fails with a message naming the missing file, and the run fails.
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "test_util.h"
 #include "text/tok_internal.h"
@@ -749,6 +751,72 @@ static void test_open(void **state) {
     rmdir(dir);
 }
 
+/* ---- warm tokenize ------------------------------------------------------------------------------------- */
+
+/* Runs `warm ARGS` in a shell with stdout to DIR/out and stderr to DIR/err; returns the exit status and
+ * the output (malloc'd) in *out. */
+static int run_warm(const char *bin, const char *dir, const char *args, char **out, size_t *out_len) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/out' 2> '%s/err'", bin, args, dir, dir);
+    int rc = system(cmd);
+    char path[256];
+    snprintf(path, sizeof path, "%s/out", dir);
+    size_t n = 0;
+    *out = warm_read_file(path, out_len ? out_len : &n, NULL);
+    assert_non_null(*out);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void expect_cli(const char *bin, const char *dir, const char *args, int want_rc, const char *want_out) {
+    char *out;
+    int rc = run_warm(bin, dir, args, &out, NULL);
+    if (rc != want_rc) fail_msg("warm %s: exit %d, expected %d", args, rc, want_rc);
+    if (want_out && strcmp(out, want_out) != 0) fail_msg("warm %s: printed \"%s\", expected \"%s\"", args, out, want_out);
+    free(out);
+}
+
+/* The command: modes, lines, special, input from a file, exact round trip of invalid UTF-8, errors. */
+static void test_cli_tokenize(void **state) {
+    (void)state;
+    char bin[600], dir[64], args[2048], path[256];
+    if (!test_find_warm(bin, sizeof bin)) fail_msg("the warm binary of this build (%s) is missing: build it first", bin);
+    test_tmpdir(dir, sizeof dir);
+    expect_cli(bin, dir, "tokenize 'Hello world'", 0, "15496 995\n");
+    expect_cli(bin, dir, "tokenize --tokenizer gpt2 Hello world", 0, "15496 995\n");
+    expect_cli(bin, dir, "tokenize --tokens 'Hello world'", 0, "Hello \xC4\xA0world\n");
+    expect_cli(bin, dir, "tokenize --count 'Hello world'", 0, "2\n");
+    expect_cli(bin, dir, "tokenize --text 15496 995", 0, "Hello world");
+    expect_cli(bin, dir, "tokenize --text '[15496, 995]'", 0, "Hello world");
+    expect_cli(bin, dir, "tokenize 'a<|endoftext|>b' --special", 0, "64 50256 65\n");
+    snprintf(args, sizeof args, "tokenize --count --in '%s/tinyshakespeare/input.txt'", test_shared_data());
+    expect_cli(bin, dir, args, 0, "338025\n");
+    /* --lines: one output line per input line; invalid bytes round-trip through ids. */
+    static const char text[] = "a\xff" "b\nline two\n\x00\xc3(\n";
+    snprintf(path, sizeof path, "%s/in.txt", dir);
+    write_file(path, text, sizeof text - 1);
+    snprintf(args, sizeof args, "tokenize --lines --in '%s'", path);
+    char *ids;
+    assert_int_equal(run_warm(bin, dir, args, &ids, NULL), 0);
+    assert_non_null(strstr(ids, "64 187 65\n"));
+    free(ids);
+    snprintf(args, sizeof args, "tokenize --in '%s' > '%s/ids' && '%s' tokenize --text --in '%s/ids'", path, dir, bin,
+             dir);
+    char *back;
+    size_t back_len;
+    assert_int_equal(run_warm(bin, dir, args, &back, &back_len), 0);
+    assert_int_equal(back_len, sizeof text - 1);
+    assert_memory_equal(back, text, back_len);
+    free(back);
+    /* Errors: exclusive modes (usage, 2), a bad id and a missing tokenizer (failures, 1). */
+    expect_cli(bin, dir, "tokenize --ids --text 1", 2, "");
+    expect_cli(bin, dir, "tokenize --in x.txt word", 2, "");
+    expect_cli(bin, dir, "tokenize --text 50257", 1, "");
+    expect_cli(bin, dir, "tokenize --tokenizer /nonexistent/tok.json x", 1, "");
+    expect_cli(bin, dir, "tokenize --help", 0, NULL);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2_basics),
@@ -764,6 +832,7 @@ int main(void) {
         cmocka_unit_test(test_hf_refusals),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_open),
+        cmocka_unit_test(test_cli_tokenize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
