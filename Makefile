@@ -97,9 +97,12 @@ demo: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
 	$(WARM) demo --scale $(SCALE) --out $(OUT)
 
-# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
+# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline; the tokenizer benchmark's
+# baseline is the npm GPT-2 encoders (installed into build/npm when npm is there).
 bench: deps
 	@sh scripts/install-deps.sh bench
+	-@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix build/npm $(BPE_NPM) \
+	  || echo "bench: the npm tokenizer baseline is skipped (no npm, or the registry cannot be reached)"
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
