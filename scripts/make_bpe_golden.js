@@ -29,11 +29,14 @@
  *     encoded as above, 50256 between them; must equal js-tiktoken's encode(text, "all").
  *   - Tiny Shakespeare: all 40,000 lines, and the whole file at once (338,025 tokens), against both npm
  *     encoders.
+ *   - random cases: as the hard cases (plain mode).
  *
  * Outputs (format in tests/fixtures/README.md):
  *   bpe_golden_shakespeare.bin  ids of every line of tinyshakespeare/input.txt, plus the whole-file count
  *                               and hash (the test reads the text from the shared data at run time)
  *   bpe_golden_hard.txt         ids of every case of tests/fixtures/bpe_hard.txt (plain, and special mode)
+ *   bpe_golden_random.txt       ids of 1,000 random byte strings made of fragments that meet at the regex's
+ *                               edges (generated here from a fixed seed)
  */
 'use strict';
 const fs = require('fs');
@@ -114,7 +117,7 @@ function primaryIds(pieces) {
 /* A valid-UTF-8 string of b, or null. */
 function utf8(b) {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b); // keep a leading U+FEFF
   } catch (e) {
     return null;
   }
@@ -174,7 +177,14 @@ function fnv1a64(b) {
 }
 
 /* The regex class of each code point, by Python's regex module: {cp: "L" | "N" | "S" | "O"}. */
+const pyClassMemo = {};
 function pythonClasses(cps) {
+  const todo = cps.filter((c) => !(c in pyClassMemo));
+  if (todo.length) Object.assign(pyClassMemo, pythonClassesOf(todo));
+  return pyClassMemo;
+}
+
+function pythonClassesOf(cps) {
   const code = `
 import json, sys, regex
 cls = {}
@@ -196,7 +206,7 @@ function classNote(text, jsPieces, pyPieces) {
   const cps = [...new Set(Array.from(text, (ch) => ch.codePointAt(0)))];
   const pyCls = pythonClasses(cps);
   const odd = cps.filter((c) => pyCls[c] !== jsClass(c));
-  if (!odd.length) die(`the regex engines split ${JSON.stringify(text)} differently with the same classes`);
+  if (!odd.length) die(`the regex engines split ${Buffer.from(text).toString("hex")} differently with the same classes: ${JSON.stringify(jsPieces)} vs ${JSON.stringify(pyPieces.map((p) => p.toString("utf8")))}`);
   const show = (ps) => '[' + ps.map((p) => '"' + Array.from(p, (ch) => {
     const c = ch.codePointAt(0);
     return c >= 0x20 && c < 0x7f ? ch : `\\u{${c.toString(16).toUpperCase()}}`;
@@ -218,6 +228,36 @@ function crossCheck(what, text, pyPieces, primary) {
     return null;
   }
   return classNote(text, jsPieces, pyPieces);
+}
+
+/* Random cases: 1-40 draws from fragments that meet at the regex's edges (spaces before words, apostrophes
+ * before contraction letters, Unicode spaces, marks, emoji, NUL; invalid bytes in every other case only, so
+ * that half the cases are valid UTF-8 and checked against the npm encoders too), from a fixed xorshift32
+ * stream so that reruns give the same file. */
+const RANDOM_CASES = 1000;
+const VALID_FRAGMENTS = 41; // FRAGMENTS[0..40] are valid UTF-8, the rest are not
+const FRAGMENTS = [' ', ' ', ' ', '\t', '\n', '\r', 'a', 'Z', 's', 't', 'r', 'e', 'v', 'l', 'm', 'd', 'L', "'", "'",
+  '1', '9', '.', ',', '!', '<|endoftext|>', '\u0085', '\u00a0', '\u3000', '\u2028', '\ufeff', '\u200d', 'é',
+  'e\u0301', '中', '½', '٣', 'Ж', '😀', '👍🏽', '\u0000', '\u001c'].map((f) => Buffer.from(f, 'utf8'))
+  .concat([[0xff], [0x80], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80]].map((b) => Buffer.from(b)));
+
+function randomCases() {
+  FRAGMENTS.forEach((f, i) => {
+    if ((utf8(f) !== null) !== (i < VALID_FRAGMENTS)) die(`fragment ${i} is on the wrong side of VALID_FRAGMENTS`);
+  });
+  let x = 20261205;
+  const next = (n) => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % n;
+  };
+  const out = [];
+  for (let k = 0; k < RANDOM_CASES; k++) {
+    const parts = [];
+    const pool = k % 2 ? FRAGMENTS.length : VALID_FRAGMENTS;
+    for (let i = 0, n = 1 + next(40); i < n; i++) parts.push(FRAGMENTS[next(pool)]);
+    out.push(Buffer.concat(parts));
+  }
+  return out;
 }
 
 function debianVersion(pkg) {
@@ -251,7 +291,8 @@ function main() {
     c.segments = c.bytes.toString('latin1').split(EOT).map((s) => Buffer.from(s, 'latin1'));
     if (c.segments.length > 1) segs.push(...c.segments);
   }
-  const inputs = [...cases.map((c) => c.bytes), ...segs, ...lines, shakespeare];
+  const randoms = randomCases();
+  const inputs = [...cases.map((c) => c.bytes), ...segs, ...lines, shakespeare, ...randoms];
   const py = pythonPieces(inputs);
   let k = 0;
   const notes = [];
@@ -330,6 +371,24 @@ function main() {
   for (const ids of lineIds) for (const id of ids) ids16.writeUInt16LE(id, o), o += 2;
   fs.writeFileSync(path.join(outDir, 'bpe_golden_shakespeare.bin'), Buffer.concat([head, counts, ids16]));
 
+  // Random cases: plain mode, cross-checked like the hard ones.
+  const randomOut = [];
+  let nRandomDiffer = 0, nRandomInvalid = 0;
+  for (const b of randoms) {
+    const pieces = py.pieces[k++];
+    const ids = primaryIds(pieces);
+    const t = utf8(b);
+    if (t === null) nRandomInvalid++;
+    else if (crossCheck(`random case ${randomOut.length + 1}`, t, pieces, ids)) nRandomDiffer++;
+    randomOut.push(`${b.toString('hex')} ${ids.join(' ')}`);
+  }
+  fs.writeFileSync(path.join(outDir, 'bpe_golden_random.txt'), [
+    '# Golden GPT-2 ids of random byte strings, written by scripts/make_bpe_golden.js (do not edit); same method',
+    `# as bpe_golden_hard.txt. ${RANDOM_CASES} cases: ${nRandomInvalid} invalid UTF-8, ${nRandomDiffer} where the JS regex splits`,
+    '# differently (U+0085 / U+FEFF; Python kept), the rest equal to gpt-3-encoder encode() and js-tiktoken.',
+    '# Format: HEX(case bytes) IDS...   (<|endoftext|> in a case is ordinary text)',
+  ].concat(randomOut).join('\n') + '\n');
+
   const nSpecial = hardOut.filter((l) => l.includes(' special ')).length;
   const header = [
     '# Golden GPT-2 ids of tests/fixtures/bpe_hard.txt, written by scripts/make_bpe_golden.js (do not edit).',
@@ -345,7 +404,8 @@ function main() {
   fs.writeFileSync(path.join(outDir, 'bpe_golden_hard.txt'), header.concat(hardOut).join('\n') + '\n');
   process.stderr.write(`make_bpe_golden: ${cases.length} hard cases (${nInvalid} invalid UTF-8, ${nSpecial} special, ` +
     `${notes.length} where the JS regex differs), ${lines.length} Shakespeare lines (${nids} ids), whole file ` +
-    `${whole.length} ids; gpt-3-encoder and js-tiktoken agree everywhere the regex engines do\n`);
+    `${whole.length} ids, ${RANDOM_CASES} random cases (${nRandomInvalid} invalid UTF-8, ${nRandomDiffer} where the JS ` +
+    'regex differs); gpt-3-encoder and js-tiktoken agree everywhere the regex engines do\n');
 }
 
 main();

@@ -7,7 +7,9 @@
  *     emoji and ZWJ sequences, whitespace runs, numbers, contractions, invalid UTF-8, long pieces), plain
  *     and with <|endoftext|> recognised;
  *   - tests/fixtures/bpe_golden_shakespeare.bin: every one of the 40,000 lines of Tiny Shakespeare (read
- *     from the shared data at run time) and the whole file (338,025 tokens, formats.md §5).
+ *     from the shared data at run time) and the whole file (338,025 tokens, formats.md §5);
+ *   - tests/fixtures/bpe_golden_random.txt: 1,000 random byte strings built from fragments that meet at the
+ *     regex's edges (apostrophes, spaces, Unicode spaces, marks, emoji, invalid bytes).
  * Hand-derived cases (comments show the derivation), lossless round trips of random bytes, the two merge
  * algorithms against each other, the Hugging Face tokenizer.json loader (written here from the GPT-2
  * files; refusals of what warm does not implement), malformed files with the file and line named, and the
@@ -338,6 +340,37 @@ static void test_golden_hard(void **state) {
     free(buf);
     free(want);
     free(cases);
+    free(gold);
+}
+
+/* The random byte strings of bpe_golden_random.txt (HEX IDS... per line), and their round trips. */
+static void test_golden_random(void **state) {
+    const warm_tokenizer *t = ((fixture *)*state)->gpt2;
+    char *gold = fixture_text("bpe_golden_random.txt");
+    int cases = 0;
+    uint8_t buf[4096];
+    int32_t want[4096];
+    for (char *g = strtok(gold, "\n"); g; g = strtok(NULL, "\n")) {
+        if (g[0] == '#') continue;
+        size_t len = 0;
+        char *p = g;
+        for (unsigned v; *p && *p != ' ' && len < sizeof buf && sscanf(p, "%2x", &v) == 1; p += 2) buf[len++] = (uint8_t)v;
+        int nwant = 0;
+        for (char *end; *p && nwant < 4096; p = end) {
+            long v = strtol(p, &end, 10);
+            if (end == p) break;
+            want[nwant++] = (int32_t)v;
+        }
+        cases++;
+        int n;
+        int32_t *ids = encode_all(t, (const char *)buf, len, 0, &n);
+        for (int i = 0; i < (n < nwant ? n : nwant); i++)
+            if (ids[i] != want[i]) fail_msg("random case %d: id %d is %d, golden %d", cases, i, ids[i], want[i]);
+        if (n != nwant) fail_msg("random case %d: %d ids, golden %d", cases, n, nwant);
+        free(ids);
+        assert_round_trip(t, (const char *)buf, len, 0);
+    }
+    assert_int_equal(cases, 1000);
     free(gold);
 }
 
@@ -825,6 +858,7 @@ int main(void) {
         cmocka_unit_test(test_unicode_classes),
         cmocka_unit_test(test_golden_hard),
         cmocka_unit_test(test_golden_shakespeare),
+        cmocka_unit_test(test_golden_random),
         cmocka_unit_test(test_round_trip_random),
         cmocka_unit_test(test_merge_algorithms_agree),
         cmocka_unit_test(test_limits),
