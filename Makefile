@@ -51,7 +51,7 @@ LIBWARM := $(BUILD)/libwarm.a
 WARM := $(BUILD)/warm
 
 .SECONDARY:
-.PHONY: all lib tests benches test test-release test-asan demo deps bench clean help fixtures
+.PHONY: all lib tests benches test test-release test-asan demo deps bench clean help fixtures bpe-fixtures
 all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
 lib: $(LIBWARM)
 tests: $(TEST_BIN)
@@ -97,9 +97,12 @@ demo: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
 	$(WARM) demo --scale $(SCALE) --out $(OUT)
 
-# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
+# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline; the tokenizer benchmark's
+# baseline is the npm GPT-2 encoders (installed into build/npm when npm is there).
 bench: deps
 	@sh scripts/install-deps.sh bench
+	-@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix build/npm $(BPE_NPM) \
+	  || echo "bench: the npm tokenizer baseline is skipped (no npm, or the registry cannot be reached)"
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
@@ -109,6 +112,16 @@ fixtures:
 	/usr/bin/python3 scripts/make_golden.py tests/fixtures
 	/usr/bin/python3 scripts/make_merge_fixtures.py tests/fixtures
 
+# Regenerates the GPT-2 tokenizer fixtures (tests/fixtures/bpe_golden_*) with the npm reference encoders and
+# Python's regex module, and the Unicode class tables of the pre-tokeniser (src/text/unicode_data.c).
+BPE_NPM := gpt-3-encoder@1.1.4 js-tiktoken@1.0.21
+SHARED_DATA ?= ../shared/data
+bpe-fixtures:
+	@sh scripts/install-deps.sh bpe
+	npm install --silent --no-audit --no-fund --prefix build/npm $(BPE_NPM)
+	/usr/bin/python3 scripts/make_unicode_tables.py > src/text/unicode_data.c.tmp && mv src/text/unicode_data.c.tmp src/text/unicode_data.c
+	node scripts/make_bpe_golden.js $(SHARED_DATA) tests/fixtures
+
 clean:
 	rm -rf build
 
@@ -117,6 +130,7 @@ help:
 	@echo "make test      build and run every test (release + ASan/UBSan builds)"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
+	@echo "make bpe-fixtures  regenerate the GPT-2 tokenizer goldens (npm encoders) and Unicode tables"
 	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

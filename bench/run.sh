@@ -6,6 +6,9 @@
 #                      runs the right kernels on this CPU
 #   bench_pairs        pair training on realistic pairs (synthetic, seed 1): padded vs shared-prefix packed step,
 #                      then torch_bench.py --pairs on the same pairs (PyTorch's padded two-sequence step)
+#   bench_bpe          GPT-2 BPE encoding of Tiny Shakespeare on one core (MB/s), then bpe_node.js: the npm
+#                      encoders js-tiktoken and gpt-3-encoder on the same text (skipped without node or the
+#                      packages in build/npm)
 # Usage: bench/run.sh BUILD_DIR   (prints figures; docs/benchmarks.md records them with date and machine)
 set -eu
 B=${1:-build/release}
@@ -29,3 +32,10 @@ for w in 128 256; do
   done
 done
 rm -f "$PAIRS"
+echo "## GPT-2 BPE tokenizer, 1 thread"
+"$B/bench/bench_bpe"
+if command -v node >/dev/null && [ -d build/npm/node_modules/js-tiktoken ] && [ -d build/npm/node_modules/gpt-3-encoder ]; then
+  node bench/bpe_node.js
+else
+  echo "npm baseline skipped: needs node and build/npm/node_modules (make bpe-fixtures installs them)"
+fi
