@@ -3,12 +3,14 @@
 #   build: compiler-side libraries for the library, CLI and tests (cJSON: JSON parsing; cmocka: unit tests)
 #   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`
 #   plot:  gnuplot (no X) for the figures of `warm lmc --plot` (scripts/plot_lmc.gp; optional)
+#   mpi:   Open MPI (mpicc, mpirun) for the MPI build `make MPI=1` and its tests (docs/scale.md)
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev" ;;
   bench) pkgs="python3-torch python3-numpy" ;;
   plot) pkgs="gnuplot-nox" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot)" >&2; exit 2 ;;
+  mpi) pkgs="openmpi-bin libopenmpi-dev" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot|mpi)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
