@@ -10,8 +10,8 @@ export WARM_SHARED_DATA
 ASAN_SKIP="test_pipeline test_demo"
 pass=0; fail=0; skipped=0; failed=""
 # MPI builds (build/MODE-mpi) run only what needs several processes: test_dist under `mpirun -np 2` and
-# `-np 3`. --oversubscribe: more ranks than cores; as root (CI containers) Open MPI refuses to start unless
-# told that this is intended.
+# `-np 3`, and tests/test_mpi.sh (sweeps, train-rm and merge through the CLI). --oversubscribe: more ranks
+# than cores; as root (CI containers) Open MPI refuses to start unless told that this is intended.
 if [ "$(id -u)" = 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
@@ -30,6 +30,7 @@ for dir in "$@"; do
       run_one "$dir/tests/test_dist (mpirun -np $np)" "$dir/tests/test_dist.np$np.log" \
         timeout 300 mpirun --oversubscribe -np $np "$dir/tests/test_dist"
     done
+    run_one "tests/test_mpi.sh $dir" "$dir/tests/test_mpi.log" timeout 600 sh tests/test_mpi.sh "$dir"
     continue ;;
   esac
   for t in "$dir"/tests/test_*; do

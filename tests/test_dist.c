@@ -13,7 +13,9 @@
  *   - a member trained data-parallel on every rank stays within the stated tolerance of the one-process
  *     member (each rank also trains the reference alone), with the same weights on every rank;
  *   - resume across rank counts: R ranks stop half-way, rank 0 alone finishes; rank 0 alone stops
- *     half-way, R ranks finish; both within the tolerance of the reference.
+ *     half-way, R ranks finish; both within the tolerance of the reference;
+ *   - a merge over the ranks (uniform F32; weighted BF16 with a zero weight; blocks smaller than the tensors)
+ *     writes the bytes of the one-process merge; lerp is refused.
  *
  * The tolerance (docs/scale.md, "Data parallel"). Data parallel changes only the order in which the pairs'
  * gradient contributions are summed: one step's gradient agrees per element within 1e-7 + 1e-4 |g| (measured
@@ -39,6 +41,7 @@
 #include "test_util.h"
 #include "warm/dist.h"
 #include "warm/eval.h"
+#include "warm/merge.h"
 #include "warm/rm.h"
 #include "warm/train.h"
 
@@ -347,6 +350,76 @@ static void test_collectives(void **state) {
     assert_true(in[0] == prev && in[1] == prev + 0.5 && in[2] == -prev);
 }
 
+/* ---- merge over ranks ---- */
+
+static int same_file(const char *a, const char *b) {
+    size_t na, nb;
+    warm_error err;
+    char *x = warm_read_file(a, &na, &err), *y = warm_read_file(b, &nb, &err);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Five members merged over the ranks in small blocks (several per tensor) equal the one-process merge byte
+ * for byte: uniform F32, and weighted BF16 with a zero weight (that input is never read). */
+static void test_merge_over_ranks(void **state) {
+    (void)state;
+    enum { M = 5 };
+    char in[M][160], *inputs[M];
+    for (int i = 0; i < M; i++) {
+        snprintf(in[i], sizeof in[i], "%s/member-%d.safetensors", fx.dir, i);
+        inputs[i] = in[i];
+    }
+    warm_error err;
+    if (warm_dist_rank(fx.world) == 0)
+        for (int i = 0; i < M; i++) {
+            warm_model m;
+            warm_config cfg = tiny_config();
+            assert_int_equal(warm_model_init(&m, &cfg, &err), WARM_OK);
+            warm_model_init_weights(&m, 100 + (uint64_t)i);
+            assert_int_equal(warm_model_save(&m, in[i], WARM_DTYPE_F32, NULL, NULL, 0, &err), WARM_OK);
+            warm_model_free(&m);
+        }
+    warm_dist_barrier(fx.world);
+    const double w[M] = {1, 0.1, 0, 0.7, 1.0 / 3};
+    for (int weighted = 0; weighted < 2; weighted++) {
+        char alone[200], together[200];
+        snprintf(alone, sizeof alone, "%s/alone-%d.safetensors", fx.own, weighted);
+        snprintf(together, sizeof together, "%s/ranks-%d.safetensors", fx.dir, weighted);
+        warm_merge_opts o = warm_merge_opts_default();
+        o.block_elems = 1000;
+        if (weighted) {
+            o.method = WARM_MERGE_WEIGHTED;
+            o.weights = w;
+            o.n_weights = M;
+            o.out_dtype = WARM_DTYPE_BF16;
+        }
+        assert_int_equal(warm_merge((const char *const *)inputs, M, alone, &o, NULL, &err), WARM_OK);
+        o.dist = fx.world;
+        warm_status st = warm_merge((const char *const *)inputs, M, together, &o, NULL, &err);
+        if (st) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(st, WARM_OK);
+        if (warm_dist_rank(fx.world) == 0) assert_true(same_file(alone, together));
+        warm_dist_barrier(fx.world);
+    }
+    /* Not a reduction: refused on every rank (alone it runs). */
+    warm_merge_opts o = warm_merge_opts_default();
+    o.method = WARM_MERGE_LERP;
+    o.lambda = 0.3;
+    o.dist = fx.world;
+    char out[200];
+    snprintf(out, sizeof out, "%s/lerp.safetensors", fx.dir);
+    warm_status st = warm_merge((const char *const *)inputs, 2, out, &o, NULL, &err);
+    if (multi()) {
+        assert_int_equal(st, WARM_ERR_ARG);
+        assert_non_null(strstr(err.msg, "uniform or weighted"));
+    } else {
+        assert_int_equal(st, WARM_OK);
+    }
+}
+
 int main(void) {
     warm_error err;
     if (warm_dist_world(&fx.world, &err)) {
@@ -358,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_collectives),
         cmocka_unit_test(test_dp_train),
         cmocka_unit_test(test_resume_across_rank_counts),
+        cmocka_unit_test(test_merge_over_ranks),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     warm_dist_free(fx.world);

@@ -59,7 +59,7 @@ static void cli_print_version(FILE *f) {
     fprintf(f, "openmp: off (single-threaded kernels)\n");
 #endif
     fprintf(f, "simd target: %s\n", cli_simd_target());
-    fprintf(f, "mpi: %s\n", warm_dist_built_with_mpi() ? "on (make MPI=1: train-rm and sweep run under mpirun)"
+    fprintf(f, "mpi: %s\n", warm_dist_built_with_mpi() ? "on (make MPI=1: train-rm, sweep and merge run under mpirun)"
                                                        : "off (make MPI=1 builds with Open MPI; docs/scale.md)");
 }
 
