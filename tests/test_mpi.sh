@@ -3,7 +3,8 @@
 # beside it (BUILD_DIR_MPI without "-mpi"). Run by scripts/run-tests.sh; exits non-zero on the first failure.
 #   1. `mpirun -np 2 warm sweep` (3 members over 2 ranks, rounds) writes the same members, byte for byte, as
 #      the one-process `warm sweep --jobs 1` of the plain build, and a manifest with every member done.
-#   2. Rank 0 killed (SIGKILL) mid-sweep, in the second round: mpirun ends the job; the members finished
+#   2. Rank 0 killed (SIGKILL) mid-sweep, in the second round, where member-02 has a consistent last.* pair
+#      (the rank is frozen with SIGSTOP until its two files name one step): mpirun ends the job; the members finished
 #      before are intact; the half-trained member-02 resumes from its last.*; the rerun completes the sweep,
 #      and its members equal the plain sweep's byte for byte.
 #   3. `mpirun -np 3 warm sweep` with 1 member: 3 ranks train it data parallel; rerunning does nothing.
@@ -60,13 +61,23 @@ step "2. a rank killed mid-sweep; the rerun completes it"
 $MPIRUN -np 2 "$W" sweep --members 4 --steps 400 $SW --resume-every 20 -o "$T/kill" > "$T/kill.out" 2>&1 &
 MP=$!
 n=0 # wait until the second round is under way: member-02 has a resumable point
-while [ ! -f "$T/kill/member-02/last.state.safetensors" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
-[ -f "$T/kill/member-02/last.state.safetensors" ] || { kill $MP; cat "$T/kill.out"; fail "member-02 never started"; }
+while [ ! -f "$T/kill/member-02/last.safetensors" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n + 1)); done
+[ -f "$T/kill/member-02/last.safetensors" ] || { kill $MP; cat "$T/kill.out"; fail "member-02 never started"; }
 victim=""
 for c in $(pgrep -P $MP); do
   grep -qz '^OMPI_COMM_WORLD_RANK=0$' /proc/$c/environ 2>/dev/null && victim=$c
 done
 [ -n "$victim" ] || { kill $MP; fail "rank 0's process not found"; }
+# Freeze rank 0 where its two last.* files name the same step (not between their writes), then kill it.
+n=0
+while :; do
+  kill -STOP "$victim"
+  steps=$("$P" inspect -s "$T/kill/member-02/last.safetensors" "$T/kill/member-02/last.state.safetensors" 2>/dev/null |
+          grep '^  meta warm.step = ' | sort -u)
+  if [ "$(echo "$steps" | wc -l)" = 1 ] && [ -n "$steps" ] && ! ls "$T/kill/member-02/" | grep -q '\.tmp\.'; then break; fi
+  kill -CONT "$victim"; n=$((n + 1)); [ $n -lt 100 ] || { kill $MP; fail "no consistent last.* pair to kill at"; }
+  sleep 0.01
+done
 kill -9 "$victim"
 if wait $MP; then fail "mpirun exited 0 after a rank was killed"; fi
 [ ! -f "$T/kill/member-02/final.safetensors" ] || fail "member-02 finished before the kill: the test did not test"
