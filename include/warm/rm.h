@@ -203,7 +203,8 @@ typedef struct {
     /* Data parallel (warm/dist.h): the ranks of dist train this one member together. Every rank takes the
      * same batch, computes the part of its pairs [r*P/R, (r+1)*P/R) (warm_trainer_bt_step_part), and the
      * gradients are summed with allreduces in buckets of bucket_floats, started during the backward when
-     * overlap; each rank then applies the same AdamW step to its own copy of the weights. Rank 0 alone
+     * overlap; each rank then applies the same AdamW step to its own copy of the weights (its activations
+     * are sized for its part, ceil(P / R) pairs, which also sets its validation batch). Rank 0 alone
      * locks and writes the run directory; a resumed run starts from rank 0's last.* on every rank, whatever
      * rank count wrote it. dist NULL or one rank: the one-process run, bit for bit. */
     warm_dist *dist;         /* [NULL] */

@@ -117,14 +117,14 @@ static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(ex
 /* Sums over validated pairs: loss, strict and tie-inclusive hits, margin, reward sum, pairs. */
 enum { VS_LOSS, VS_GT, VS_GE, VS_MARGIN, VS_REWARD, VS_N, VS_COUNT };
 
-/* Validation of the first n pairs of idx (at most max_batches batches of P, <= 0: all). With d of R ranks,
- * rank r scores its share [r*n'/R, (r+1)*n'/R) of the n' pairs and the sums are added over the ranks. */
+/* Validation of the first n pairs of idx (at most max_pairs, <= 0: all), P pairs per forward. With d of R
+ * ranks, rank r scores its share [r*n'/R, (r+1)*n'/R) of the n' pairs and the sums are added over the ranks. */
 static warm_status validate_with(warm_trainer *tr, const warm_prefs *d, const int64_t *idx, int64_t n, int P,
-                                 int max_batches, int use_margins, bt_buffers *b, warm_dist *dist,
+                                 int64_t max_pairs, int use_margins, bt_buffers *b, warm_dist *dist,
                                  warm_rm_val_stats *out, warm_error *err) {
     memset(out, 0, sizeof *out);
     double sum[VS_COUNT] = {0};
-    if (max_batches > 0 && n > (int64_t)max_batches * P) n = (int64_t)max_batches * P;
+    if (max_pairs > 0 && n > max_pairs) n = max_pairs;
     int64_t R = warm_dist_size(dist), me = warm_dist_rank(dist), lo = me * n / R, hi = (me + 1) * n / R;
     warm_status s = WARM_OK;
     for (int64_t i = lo; i < hi && !s; i += P) {
@@ -499,6 +499,19 @@ static warm_status interval_sum(interval_acc *a, const warm_rm_train_config *c, 
     return s;
 }
 
+/* Pairs of a rank's part of a batch, at most: ceil(batch / R) (the batch alone). */
+static int part_max(const warm_rm_train_config *c) {
+    int R = warm_dist_size(c->dist);
+    return (c->batch + R - 1) / R;
+}
+
+/* Validation on the ranks of c->dist, a part of a batch per forward, capped at eval_batches batches. */
+static warm_status validate_run(rm_run *r, const warm_prefs *val, const int64_t *vidx, int64_t nv,
+                                const warm_rm_train_config *c, warm_rm_val_stats *out, warm_error *err) {
+    int64_t cap = c->eval_batches > 0 ? (int64_t)c->eval_batches * c->batch : 0;
+    return validate_with(r->tr, val, vidx, nv, part_max(c), cap, c->use_margins, &r->buf, c->dist, out, err);
+}
+
 /* Directory, lock, buffers and the resume point: rank 0 owns the directory, every rank the rest. */
 static warm_status run_setup(warm_model *m, rm_run *r, const warm_prefs *train, int64_t nt, const warm_prefs *val,
                              int64_t nv, const warm_rm_train_config *c, warm_rm_train_result *res, int *already_done,
@@ -512,7 +525,8 @@ static warm_status run_setup(warm_model *m, rm_run *r, const warm_prefs *train, 
     if (!s && !r->rows) s = warm_error_set(err, WARM_ERR_NOMEM, "rm: out of memory");
     if (!s) s = warm_model_alloc_train(m, err);
     if (!s) s = warm_order_init(&r->order, nt, c->seed, 1, err);
-    if (!s) s = warm_trainer_init(&r->tr, m, 2 * c->batch, Tmax, 0, err);
+    /* Data parallel: a rank's part is at most ceil(P / R) pairs, and its activations are sized for that. */
+    if (!s) s = warm_trainer_init(&r->tr, m, 2 * part_max(c), Tmax, 0, err);
     if (!s) s = buffers_init(&r->buf, c->batch, Tmax, err);
     if (!s && warm_dist_size(c->dist) > 1) {
         s = warm_dist_reducer_init(&r->red, c->dist, m->grads, m->n_params, c->bucket_floats, c->overlap, err);
@@ -546,8 +560,7 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
         return WARM_OK;
     }
     if (!s && nv > 0 && res->resumed_from == 0)
-        s = validate_with(r.tr, val, vidx, nv, c->batch, c->eval_batches, c->use_margins, &r.buf, c->dist,
-                          &res->val_first, err);
+        s = validate_run(&r, val, vidx, nv, c, &res->val_first, err);
     if (!s && lead) {
         char mpath[PATH_CAP];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
@@ -587,8 +600,7 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
         }
         int last = step == c->steps;
         if (nv > 0 && ((c->eval_every > 0 && step % c->eval_every == 0) || last)) {
-            s = validate_with(r.tr, val, vidx, nv, c->batch, c->eval_batches, c->use_margins, &r.buf, c->dist,
-                              &res->val, err);
+            s = validate_run(&r, val, vidx, nv, c, &res->val, err);
             if (!s) {
                 val_line(r.metrics, step, &res->val);
                 warm_progress_set_extra(&prog, "loss %.4f val acc %.3f", (double)res->last.loss,
