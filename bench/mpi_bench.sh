@@ -11,13 +11,7 @@ W=${2:-build/release-mpi}/warm
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 T=$(mktemp -d /tmp/warm-mpibench-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-awk 'BEGIN { srand(3); for (i = 0; i < 2000; i++) {
-    np = 40 + int(rand() * 51); na = 3 + int(rand() * 30); nb = 3 + int(rand() * 30);
-    p = ""; for (k = 0; k < np; k++) p = p (k ? "," : "") (3 + int(rand() * 8000));
-    m = int(rand() * na); a = ""; for (k = 0; k < na; k++) a = a (k ? "," : "") (k == m ? 2 : 3 + int(rand() * 8000));
-    b = ""; for (k = 0; k < nb; k++) b = b (k ? "," : "") (3 + int(rand() * 8000));
-    printf "{\"prompt_ids\":[%s],\"chosen_ids\":[%s,8191],\"rejected_ids\":[%s,8191],\"split\":\"%s\"}\n", p, a, b,
-           i < 1800 ? "train" : "val" } }' > "$T/pairs.jsonl"
+sh scripts/marker_pairs.sh 3 1800 200 8000 8191 40 51 3 30 > "$T/pairs.jsonl"
 "$P" init --preset S --seed 1 -o "$T/init.safetensors" > /dev/null
 RM="--init $T/init.safetensors --data $T/pairs.jsonl --subset train --lr 1e-4 --dropout 0.1 --batch 16 --steps 30
     --log-every 10"

@@ -27,13 +27,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 step() { echo "== $*"; }
 
 # ---- data: the easy MARKER preference (tests/test_util.h) in the tiny preset's vocabulary (eos = pad = 255)
-awk 'BEGIN { srand(7); for (i = 0; i < 320; i++) {
-    np = 3 + int(rand() * 3); na = 3 + int(rand() * 4); nb = 3 + int(rand() * 4);
-    p = ""; for (k = 0; k < np; k++) p = p (k ? "," : "") (3 + int(rand() * 200));
-    m = int(rand() * na); a = ""; for (k = 0; k < na; k++) a = a (k ? "," : "") (k == m ? 2 : 3 + int(rand() * 200));
-    b = ""; for (k = 0; k < nb; k++) b = b (k ? "," : "") (3 + int(rand() * 200));
-    printf "{\"prompt_ids\":[%s],\"chosen_ids\":[%s,255],\"rejected_ids\":[%s,255],\"split\":\"%s\"}\n", p, a, b,
-           i < 256 ? "train" : "val" } }' > "$T/pairs.jsonl"
+sh scripts/marker_pairs.sh 7 256 64 200 255 3 3 3 4 > "$T/pairs.jsonl"
 "$P" init --preset tiny --seed 1 -o "$T/init.safetensors" > /dev/null
 SW="--init $T/init.safetensors --data $T/pairs.jsonl --subset train --val $T/pairs.jsonl --val-subset val
     --lr 1e-3,3e-4 --dropout 0.1 --batch 8 --log-every 10"
