@@ -15,7 +15,8 @@
  *   - resume across rank counts: R ranks stop half-way, rank 0 alone finishes; rank 0 alone stops
  *     half-way, R ranks finish; both within the tolerance of the reference;
  *   - a merge over the ranks (uniform F32; weighted BF16 with a zero weight; blocks smaller than the tensors)
- *     writes the bytes of the one-process merge; lerp is refused.
+ *     writes the bytes of the one-process merge; a writer that fails still drains the sums (no rank
+ *     hangs) and every rank gets its error; lerp is refused.
  *
  * The tolerance (docs/scale.md, "Data parallel"). Data parallel changes only the order in which the pairs'
  * gradient contributions are summed: one step's gradient agrees per element within 1e-7 + 1e-4 |g| (measured
@@ -403,6 +404,18 @@ static void test_merge_over_ranks(void **state) {
         assert_int_equal(st, WARM_OK);
         if (warm_dist_rank(fx.world) == 0) assert_true(same_file(alone, together));
         warm_dist_barrier(fx.world);
+    }
+    /* Rank 0 cannot create its output (no such directory) after the others have started sending sums: it
+     * still takes them all (nobody waits forever), and every rank returns its error. */
+    {
+        char bad[200];
+        snprintf(bad, sizeof bad, "%s/no-such-dir/x.safetensors", fx.dir);
+        warm_merge_opts o = warm_merge_opts_default();
+        o.block_elems = 1000;
+        o.dist = fx.world;
+        warm_status st = warm_merge((const char *const *)inputs, M, bad, &o, NULL, &err);
+        assert_int_equal(st, WARM_ERR_IO);
+        assert_non_null(strstr(err.msg, "cannot create"));
     }
     /* Not a reduction: refused on every rank (alone it runs). */
     warm_merge_opts o = warm_merge_opts_default();
