@@ -2,7 +2,7 @@
 #
 # Build modes (MODE=...): release (default: -O3, OpenMP), asan (ASan+UBSan, no OpenMP, -O1), debug (-O0).
 # Every mode compiles with strict C11 warnings as errors (modes without OpenMP ignore its pragmas).
-# Outputs go to build/$(MODE)/.
+# Outputs go to build/$(MODE)/; `make MPI=1` builds with Open MPI (mpicc) into build/$(MODE)-mpi/ (docs/scale.md).
 
 MODE ?= release
 CC ?= gcc
@@ -10,6 +10,15 @@ ifeq ($(CC),cc)
 CC := gcc
 endif
 BUILD := build/$(MODE)
+# MPI=1: the dist layer over MPI (src/dist/dist_mpi.c, compiled and linked by mpicc); otherwise the one-process
+# dist layer (src/dist/dist_none.c) and no MPI header or library anywhere in the build.
+ifeq ($(MPI),1)
+CC := mpicc
+BUILD := build/$(MODE)-mpi
+DIST_SRC := src/dist/dist_common.c src/dist/dist_mpi.c
+else
+DIST_SRC := src/dist/dist_common.c src/dist/dist_none.c
+endif
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion \
         -Wcast-qual -Wpointer-arith -Werror=implicit-function-declaration -Werror
@@ -38,7 +47,7 @@ endif
 CFLAGS_ALL := $(BASE) $(OPT) $(CFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/io/*.c src/text/*.c src/train/*.c \
-                             src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c src/report/*.c))
+                             src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c src/report/*.c) $(DIST_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
@@ -80,13 +89,16 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBWARM)
 deps:
 	@sh scripts/install-deps.sh build
 
-# `make test`: every test in the release build (OpenMP), then again under ASan+UBSan (no OpenMP).
+# `make test`: every test in the release build (OpenMP), then again under ASan+UBSan (no OpenMP), then the
+# MPI build's tests under mpirun with 2 and 3 ranks (Open MPI installed by the `mpi` set; docs/scale.md).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: deps
+	@sh scripts/install-deps.sh mpi
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=asan tests $(WARM:build/release/%=build/asan/%)
-	sh scripts/run-tests.sh build/release build/asan
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release MPI=1 build/release-mpi/warm build/release-mpi/tests/test_dist
+	sh scripts/run-tests.sh build/release build/asan build/release-mpi
 
 # `make demo`: the WARM pipeline on the embedded task, report in demo-out/report.md (docs/demo.md).
 # SCALE=tiny|small|full (default small: <= 10 minutes on 2 cores); OUT=DIR (default demo-out). Reruns resume.
@@ -127,10 +139,10 @@ clean:
 
 help:
 	@echo "make demo      build and run the WARM pipeline + report (SCALE=tiny|small|full, OUT=demo-out)"
-	@echo "make test      build and run every test (release + ASan/UBSan builds)"
+	@echo "make test      build and run every test (release + ASan/UBSan builds, MPI build under mpirun)"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
 	@echo "make bpe-fixtures  regenerate the GPT-2 tokenizer goldens (npm encoders) and Unicode tables"
-	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"
+	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] [MPI=1] all   (MPI=1: Open MPI build in build/MODE-mpi)"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -6,13 +6,15 @@
 #   bpe:   what `make bpe-fixtures` needs to regenerate the GPT-2 tokenizer goldens and Unicode tables:
 #          python3-regex (pre-tokens), unicode-data (the UCD files), node + npm (the npm reference encoders);
 #          never needed by `make test`
+#   mpi:   Open MPI (mpicc, mpirun) for the MPI build `make MPI=1` and its tests (docs/scale.md)
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev" ;;
   bench) pkgs="python3-torch python3-numpy" ;;
   plot) pkgs="gnuplot-nox" ;;
   bpe) pkgs="python3-regex unicode-data" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot|bpe)" >&2; exit 2 ;;
+  mpi) pkgs="openmpi-bin libopenmpi-dev" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot|bpe|mpi)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -30,52 +30,15 @@
 #include "warm/rm.h"
 #include "warm/train.h"
 
-enum { V = 24, PAD = 0, EOS = 1, MARKER = 2, N_TRAIN = 480, N_VAL = 400 };
+enum { V = TEST_PAIRS_V, PAD = TEST_PAIRS_PAD, EOS = TEST_PAIRS_EOS, MARKER = TEST_PAIRS_MARKER, N_TRAIN = 480,
+       N_VAL = 400 };
 
 /* ---- data ---- */
-
-static int rand_content(warm_rng *r) { return 3 + (int)warm_rng_below(r, V - 3); }
-
-static void put_ids(FILE *f, const char *key, const int *ids, int n) {
-    fprintf(f, "\"%s\":[", key);
-    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", ids[i]);
-    fputc(']', f);
-}
 
 /* n_train "train" rows then n_val "val" rows; with shuffle, exactly half of the train rows (a random half)
  * have chosen and rejected swapped, so the labels carry no information about the marker. */
 static void write_pairs(const char *path, int n_train, int n_val, int shuffle, uint64_t seed) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    warm_rng r;
-    warm_rng_seed(&r, seed);
-    int *swap = calloc((size_t)n_train, sizeof *swap);
-    for (int i = 0; i < n_train / 2; i++) swap[i] = 1;
-    for (int i = n_train - 1; i > 0; i--) {
-        int j = (int)warm_rng_below(&r, (uint32_t)(i + 1)), t = swap[i];
-        swap[i] = swap[j];
-        swap[j] = t;
-    }
-    for (int i = 0; i < n_train + n_val; i++) {
-        int prompt[5], a[7], b[7];
-        int np = 3 + (int)warm_rng_below(&r, 3), na = 3 + (int)warm_rng_below(&r, 4), nb = 3 + (int)warm_rng_below(&r, 4);
-        for (int k = 0; k < np; k++) prompt[k] = rand_content(&r);
-        for (int k = 0; k < na; k++) a[k] = rand_content(&r);
-        for (int k = 0; k < nb; k++) b[k] = rand_content(&r);
-        a[warm_rng_below(&r, (uint32_t)na)] = MARKER;
-        a[na++] = EOS;
-        b[nb++] = EOS;
-        int sw = i < n_train && shuffle && swap[i];
-        fputc('{', f);
-        put_ids(f, "prompt_ids", prompt, np);
-        fputc(',', f);
-        put_ids(f, "chosen_ids", sw ? b : a, sw ? nb : na);
-        fputc(',', f);
-        put_ids(f, "rejected_ids", sw ? a : b, sw ? na : nb);
-        fprintf(f, ",\"split\":\"%s\"}\n", i < n_train ? "train" : "val");
-    }
-    free(swap);
-    fclose(f);
+    assert_int_equal(test_write_marker_pairs(path, n_train, n_val, shuffle, seed), 0);
 }
 
 static warm_config tiny_config(void) {
@@ -599,7 +562,8 @@ typedef struct {
     volatile sig_atomic_t *stop;
 } fake_runner;
 
-static int fake_run(void *ctx, const warm_sweep *s, int i, char *const *argv) {
+static int fake_run(void *ctx, const warm_sweep *s, int i, char *const *argv, warm_dist *ranks) {
+    (void)ranks;
     fake_runner *fr = ctx;
     fr->calls[i]++;
     fr->total++;

@@ -67,4 +67,59 @@ static inline void test_fill_normal(float *x, size_t n, uint64_t seed, float sd)
     for (size_t i = 0; i < n; i++) x[i] = sd * warm_rng_normal(&r);
 }
 
+/*
+ * The easy preference task of the reward-model tests, as pre-tokenised JSONL: vocabulary TEST_PAIRS_V (0 pad,
+ * 1 eos, 2 MARKER, 3.. content); a prompt of 3-5 content tokens, responses of 3-6 content tokens + eos; the
+ * chosen response has one token replaced by MARKER, the rejected one is an independent response without it.
+ * n_train "train" rows then n_val "val" rows; with shuffle, exactly half of the train rows (a random half)
+ * have chosen and rejected swapped. Returns 0, or -1 when the file cannot be written.
+ */
+enum { TEST_PAIRS_V = 24, TEST_PAIRS_PAD = 0, TEST_PAIRS_EOS = 1, TEST_PAIRS_MARKER = 2 };
+
+static inline int test_pairs_content(warm_rng *r) { return 3 + (int)warm_rng_below(r, TEST_PAIRS_V - 3); }
+
+static inline void test_put_ids(FILE *f, const char *key, const int *ids, int n) {
+    fprintf(f, "\"%s\":[", key);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", ids[i]);
+    fputc(']', f);
+}
+
+static inline int test_write_marker_pairs(const char *path, int n_train, int n_val, int shuffle, uint64_t seed) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    warm_rng r;
+    warm_rng_seed(&r, seed);
+    int *swap = calloc((size_t)n_train + 1, sizeof *swap);
+    if (!swap) {
+        fclose(f);
+        return -1;
+    }
+    for (int i = 0; i < n_train / 2; i++) swap[i] = 1;
+    for (int i = n_train - 1; i > 0; i--) {
+        int j = (int)warm_rng_below(&r, (uint32_t)(i + 1)), t = swap[i];
+        swap[i] = swap[j];
+        swap[j] = t;
+    }
+    for (int i = 0; i < n_train + n_val; i++) {
+        int prompt[5], a[7], b[7];
+        int np = 3 + (int)warm_rng_below(&r, 3), na = 3 + (int)warm_rng_below(&r, 4), nb = 3 + (int)warm_rng_below(&r, 4);
+        for (int k = 0; k < np; k++) prompt[k] = test_pairs_content(&r);
+        for (int k = 0; k < na; k++) a[k] = test_pairs_content(&r);
+        for (int k = 0; k < nb; k++) b[k] = test_pairs_content(&r);
+        a[warm_rng_below(&r, (uint32_t)na)] = TEST_PAIRS_MARKER;
+        a[na++] = TEST_PAIRS_EOS;
+        b[nb++] = TEST_PAIRS_EOS;
+        int sw = i < n_train && shuffle && swap[i];
+        fputc('{', f);
+        test_put_ids(f, "prompt_ids", prompt, np);
+        fputc(',', f);
+        test_put_ids(f, "chosen_ids", sw ? b : a, sw ? nb : na);
+        fputc(',', f);
+        test_put_ids(f, "rejected_ids", sw ? a : b, sw ? na : nb);
+        fprintf(f, ",\"split\":\"%s\"}\n", i < n_train ? "train" : "val");
+    }
+    free(swap);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 #endif

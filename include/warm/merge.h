@@ -65,6 +65,15 @@
  * the end. An existing output directory is replaced only when it holds nothing but files this code writes
  * (model*.safetensors, the index, config.json); otherwise the merge refuses before writing anything.
  *
+ * Over ranks (o->dist with R > 1; `mpirun warm merge`, docs/scale.md): uniform and weighted only. Every rank
+ * opens every input (headers: the plan, checks and refusals are computed identically everywhere) but reads
+ * the tensor data of its own inputs only: with R' = min(R, M) working ranks, rank r holds the (R'-1-r)-th of
+ * R' contiguous runs of inputs. Block by block, the rank holding the first inputs starts the double sums,
+ * each next rank (R'-2, ..., 0) receives them, adds its inputs in order and passes them on, and rank 0 finishes
+ * (division, one rounding) and alone writes the output. The sums are the same additions in the same order as
+ * one process makes, so the output is byte-identical to the merge of one process; a pipeline of blocks keeps
+ * every link busy, each carrying 8 bytes per element. A failure on any rank is every rank's error.
+ *
  * Refusals (WARM_ERR_MISMATCH, naming the tensor or key and the two files): a tensor missing from one input,
  * shapes differing, floating vs non-floating dtypes, non-floating tensors whose bytes differ, configs
  * differing in any key both define (compared as JSON values) other than training-only keys (dropout rates,
@@ -78,6 +87,7 @@
 
 #include "warm/core.h"
 #include "warm/data.h"
+#include "warm/dist.h"
 #include "warm/model.h"
 #include "warm/safetensors.h"
 
@@ -159,7 +169,8 @@ typedef struct {
     int threads;               /* threads of the combination kernel; <= 1: one (the merge is memory-bound: one
                                   core streams as fast as `cat`; more help only where it cannot saturate
                                   memory bandwidth). Results do not depend on it. */
-    FILE *progress;            /* progress lines (warm_progress); NULL: silent */
+    FILE *progress;            /* progress lines (warm_progress); NULL: silent (only rank 0 of dist reports) */
+    warm_dist *dist;           /* a merge over ranks (below); NULL or one rank: this process alone */
 } warm_merge_opts;
 
 /* uniform, out_dtype -1, check_config 1, scale 1, everything else 0/NULL. */

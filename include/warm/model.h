@@ -191,6 +191,28 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
                                    float *rewards);
 
 /*
+ * The step of warm_trainer_bt_step restricted to pairs [p0, p1) of the same P-pair batch (packed pairs only):
+ * exactly the part those pairs contribute to the whole step. Their loss terms are divided by P (not p1 - p0)
+ * and their dropout masks are those the whole batch's packed stream gives them, so summing the gradients of a
+ * partition of [0, P) gives the whole step's gradient up to float summation order (data-parallel training,
+ * src/train/rm_train.c; tests/test_dist.c). The returned statistics are means over the part's pairs (its
+ * rewards (2 (p1 - p0)): chosen then rejected); an empty part computes nothing and leaves the gradients alone.
+ * T must be the whole batch's width (the attention masks are numbered with it).
+ */
+warm_bt_stats warm_trainer_bt_step_part(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                                        int p0, int p1, const float *margins, float center, int train,
+                                        uint64_t dropout_key, int backward, float *rewards);
+
+/*
+ * Backward passes report progress: fn(ctx, from) once ln_f's gradients are final, after each layer (from =
+ * the offset of its first tensor, ln_1.weight) and after the embeddings (from = 0), meaning m->grads[from ..
+ * n_params) will not change again in this step (the arena's order is wte, wpe, h.0 .. h.L-1, ln_f, score).
+ * Data-parallel training starts the allreduce of those gradients while the rest of the backward runs
+ * (warm/dist.h, warm_dist_reducer_ready). fn NULL: off (the default).
+ */
+void warm_trainer_set_grad_ready(warm_trainer *tr, void (*fn)(void *ctx, size_t from), void *ctx);
+
+/*
  * Final hidden states (after ln_f) at the pooled token of each sequence of P pairs laid out as for
  * warm_trainer_bt_step, no dropout: out (2P, C), row p chosen, row P + p rejected. Packed like the BT step
  * (warm_trainer_set_pair_packing), last layer always pruned: the features a linear probe trains on.

@@ -44,6 +44,7 @@
 
 #include "warm/core.h"
 #include "warm/data.h"
+#include "warm/dist.h"
 #include "warm/eval.h"
 #include "warm/model.h"
 #include "warm/tokenizer.h"
@@ -198,7 +199,17 @@ typedef struct {
     int64_t stop_after;      /* return after this many steps of this call (resumable; 0 = run to the end) */
     const char *train_json;  /* recorded as "warm.train" in every checkpoint; NULL: not recorded */
     const char *run_key;     /* a resumed run must have been saved with the same key; NULL: not checked */
-    FILE *progress;          /* NULL: silent */
+    FILE *progress;          /* NULL: silent (only rank 0 of dist reports) */
+    /* Data parallel (warm/dist.h): the ranks of dist train this one member together. Every rank takes the
+     * same batch, computes the part of its pairs [r*P/R, (r+1)*P/R) (warm_trainer_bt_step_part), and the
+     * gradients are summed with allreduces in buckets of bucket_floats, started during the backward when
+     * overlap; each rank then applies the same AdamW step to its own copy of the weights (its activations
+     * are sized for its part, ceil(P / R) pairs, which also sets its validation batch). Rank 0 alone
+     * locks and writes the run directory; a resumed run starts from rank 0's last.* on every rank, whatever
+     * rank count wrote it. dist NULL or one rank: the one-process run, bit for bit. */
+    warm_dist *dist;         /* [NULL] */
+    size_t bucket_floats;    /* [6553600: 25 MiB of F32, PyTorch DDP's bucket_cap_mb] */
+    int overlap;             /* [1] */
 } warm_rm_train_config;
 
 /* Defaults in brackets above, TRL's: lr 1e-4, linear decay to 0, no warm-up, no weight decay, clip 1. */
@@ -219,6 +230,7 @@ typedef struct {
     warm_rm_val_stats val;       /* at the end (n = 0 without validation) */
     double seconds;
     double tokens_per_s;
+    double allreduce_wait_s;     /* data parallel: time spent waiting for gradient sums (0 alone) */
 } warm_rm_train_result;
 
 /* Steps for `epochs` passes over n pairs at `batch` pairs per step: ceil(epochs * n / batch), >= 1. */
@@ -326,14 +338,25 @@ typedef struct {
     volatile sig_atomic_t *stop;/* non-NULL and set (by a signal handler): children get SIGTERM, the run
                                    stops after they exit and returns WARM_ERR_IO "interrupted" */
     FILE *log;                  /* one line per event; NULL: silent */
-    /* Test hook: when non-NULL, called instead of fork/exec (synchronously, one member at a time) with the
-     * member's argv; returns its exit code. */
-    int (*run_member)(void *ctx, const warm_sweep *s, int i, char *const *argv);
+    /* When non-NULL, called instead of fork/exec (synchronously, one member at a time) with the member's argv
+     * and the ranks that train it together (NULL in a one-process sweep); returns its exit code, the same on
+     * every rank of `ranks`. Tests use it without ranks; a sweep over ranks needs it (members then train
+     * in-process: `warm sweep` under mpirun calls train-rm with the ranks). */
+    int (*run_member)(void *ctx, const warm_sweep *s, int i, char *const *argv, warm_dist *ranks);
     void *run_ctx;
+    /* A sweep over the ranks of dist (warm/dist.h; NULL or one rank: this process alone). Every rank calls
+     * warm_sweep_run with the same plan; rank 0's s (after warm_sweep_resume, which only rank 0 calls) is the
+     * record. With R ranks and M members, each member gets k = max(1, floor(R / M)) ranks (data parallel
+     * inside the member when k > 1) and floor(R / k) members train at once, in rounds; ranks left over wait.
+     * k depends on R and M only, so a rerun trains the remaining members as the first run would have. After
+     * every round rank 0 records the members and rewrites the manifest; the trained members are then
+     * evaluated, spread over all ranks. jobs, threads_per_job, exe and stop are not used. */
+    warm_dist *dist;
 } warm_sweep_run_config;
 
 /*
- * Trains every member that is pending or failed (child stdout/stderr appended to DIR/member-XX/train.log),
+ * Trains every member that is pending or failed (child stdout/stderr appended to DIR/member-XX/train.log;
+ * over ranks see warm_sweep_run_config.dist),
  * evaluates every trained member on s->val / s->ood with warm_eval_score_pairs (only while no child runs,
  * so evaluation never competes for cores), and rewrites the manifest after each change. Returns WARM_OK
  * when every member is done; otherwise an error naming the failed members and their logs.

@@ -33,6 +33,7 @@
 #define WARM_CLI_H
 
 #include "warm/core.h"
+#include "warm/dist.h"
 #include "warm/opts.h"
 
 typedef struct {
@@ -97,6 +98,9 @@ int cli_cmd_task(int argc, char **argv);
 int cli_cmd_merge(int argc, char **argv);
 int cli_cmd_probe(int argc, char **argv);
 int cli_cmd_train_rm(int argc, char **argv);
+/* train-rm with the ranks that train this member together (NULL: this process alone): `warm sweep` under
+ * mpirun runs its members in-process through this. */
+int cli_train_rm_with(int argc, char **argv, warm_dist *dist);
 int cli_cmd_sweep(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_score(int argc, char **argv);

@@ -2,7 +2,8 @@
  * cmd_merge.c — `warm merge IN... -o OUT`: weight averaging (WARM) and its relatives, streamed from
  * memory-mapped inputs (library: include/warm/merge.h; formulas and rules: docs/merge.md).
  * greedy/top load the validation preferences (--val, with --tokenizer for text rows) and print the member
- * ranking and the soup accuracies, which the output's "warm.merge" metadata also records.
+ * ranking and the soup accuracies, which the output's "warm.merge" metadata also records. Under mpirun the
+ * ranks merge together (warm_merge_opts.dist); rank 0 prints and writes.
  */
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "warm/data.h"
+#include "warm/dist.h"
 #include "warm/merge.h"
 #include "warm/tokenizer.h"
 
@@ -154,7 +156,9 @@ int cli_cmd_merge(int argc, char **argv) {
                 "tensor, streaming from memory-mapped inputs: every floating tensor (head included) is\n"
                 "accumulated in double and rounded once to the output dtype; integer tensors must be identical\n"
                 "and are copied; legacy attn.bias buffers are dropped. Refuses inputs whose tensor names,\n"
-                "shapes or configs differ.",
+                "shapes or configs differ. Under mpirun (make MPI=1, uniform and weighted) each rank reads\n"
+                "its own inputs, the sums pass from rank to rank and rank 0 writes the same bytes as one\n"
+                "process would (docs/scale.md).",
         .args = "IN...", .min_args = 1, .max_args = WARM_OPTS_UNLIMITED, .opts = opts, .nopts = CLI_NOPTS(opts),
         .epilog = "examples:\n"
                   "  warm merge rm1 rm2 rm3 -o warm3.safetensors\n"
@@ -192,7 +196,12 @@ int cli_cmd_merge(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     warm_error err = {0};
-    warm_status st = soup ? load_val(&v, res.args[0], &err) : WARM_OK;
+    warm_dist *world = NULL;
+    warm_status st = warm_dist_world(&world, &err);
+    int lead = warm_dist_rank(world) == 0;
+    o.dist = world;
+    if (!lead) o.progress = NULL;
+    if (!st && soup) st = load_val(&v, res.args[0], &err);
     if (soup) {
         o.eval = warm_merge_eval_prefs;
         o.eval_ctx = &v.ev;
@@ -200,9 +209,14 @@ int cli_cmd_merge(int argc, char **argv) {
     warm_merge_report rep;
     memset(&rep, 0, sizeof rep);
     if (!st) st = warm_merge((const char *const *)res.args, res.nargs, out, &o, &rep, &err);
-    if (!st) print_summary(out, &rep, res.args, method);
+    if (!st && lead) print_summary(out, &rep, res.args, method);
+    if (!st && lead && warm_dist_size(world) > 1)
+        printf("over %d MPI ranks: each read its own inputs; rank 0 wrote the output\n", warm_dist_size(world));
     warm_merge_report_free(&rep);
     free_val(&v);
     warm_opts_free(&cmd, &res);
-    return st == WARM_OK ? CLI_EXIT_OK : cli_fail("merge", &err);
+    warm_dist_free(world);
+    if (st == WARM_OK) return CLI_EXIT_OK;
+    if (lead) return cli_fail("merge", &err);
+    return err.code == WARM_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE; /* rank 0 printed it */
 }

@@ -4,7 +4,13 @@
  * time, then evaluated on the validation and OOD sets; DIR/manifest.json records everything
  * (src/train/rm_sweep.c). Interrupting (Ctrl-C, SIGTERM) stops the children; running the same command again
  * continues: finished members are skipped, half-done ones resume inside train-rm.
+ *
+ * Under mpirun (the MPI build; docs/scale.md) nothing is forked: the ranks split the members and train them
+ * in-process with cli_train_rm_with (several ranks per member when there are more ranks than members), each
+ * member's output appended to its train.log as before; rank 0 alone locks the directory, writes the manifest
+ * and prints. Ctrl-C then ends the job (mpirun kills the ranks); the files are atomic and a rerun continues.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "warm/dist.h"
 #include "warm/rm.h"
 #include "warm/train.h"
 
@@ -98,7 +105,7 @@ static int check_member_args(const warm_sweep *s) {
     if (args) {
         for (int i = 1; i < argc; i++) args[i - 1] = argv[i];
         args[argc - 1] = dry;
-        code = cli_cmd_train_rm(argc, args);
+        code = cli_train_rm_with(argc, args, NULL);
     }
     free(args);
     warm_sweep_argv_free(argv);
@@ -139,6 +146,46 @@ static void print_summary(const warm_sweep *s) {
     printf("manifest: %s/manifest.json\n", s->dir);
 }
 
+/* Under mpirun: member i trained here by the ranks of `ranks` (run_member hook), with stdout and stderr
+ * appended to its train.log as a child's would be. */
+static int run_member_here(void *ctx, const warm_sweep *s, int i, char *const *argv, warm_dist *ranks) {
+    (void)ctx;
+    char dir[4200], log[4300];
+    warm_sweep_member_dir(s, i, dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/train.log", dir);
+    warm_error err = {0};
+    int argc = 0;
+    while (argv[argc]) argc++;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args || warm_mkdir_p(dir, &err)) {
+        cli_error("sweep", "%s", args ? err.msg : "out of memory");
+        free(args);
+        return CLI_EXIT_FAILURE;
+    }
+    for (int k = 1; k < argc; k++) args[k - 1] = argv[k]; /* from "train-rm" on */
+    fflush(stdout);
+    fflush(stderr);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644), out = dup(1), errfd = dup(2);
+    if (fd < 0 || out < 0 || errfd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+        cli_error("sweep", "%s: cannot open for appending", log);
+        if (fd >= 0) close(fd);
+        if (out >= 0) close(out);
+        if (errfd >= 0) close(errfd);
+        free(args);
+        return CLI_EXIT_FAILURE;
+    }
+    close(fd);
+    int code = cli_train_rm_with(argc - 1, args, ranks);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(errfd, 2);
+    close(out);
+    close(errfd);
+    free(args);
+    return code;
+}
+
 static int run_sweep(const sweep_args *a) {
     int code = check_inputs(a);
     if (code != CLI_EXIT_OK) return code;
@@ -164,25 +211,41 @@ static int run_sweep(const sweep_args *a) {
         warm_sweep_free(&s);
         return code;
     }
+    warm_dist *world = NULL;
+    st = warm_dist_world(&world, &err);
+    int lead = warm_dist_rank(world) == 0, ranks = warm_dist_size(world);
     int lock_fd = -1;
-    st = warm_mkdir_p(s.dir, &err);
-    if (!st) st = warm_rm_lock_dir(s.dir, &lock_fd, &err);
-    if (!st) st = warm_sweep_resume(&s, &err);
+    if (!st && lead) st = warm_mkdir_p(s.dir, &err);
+    if (!st && lead) st = warm_rm_lock_dir(s.dir, &lock_fd, &err);
+    if (!st && lead) st = warm_sweep_resume(&s, &err);
+    if (world) st = warm_dist_agree(world, st, &err);
     if (!st) {
         int jobs = a->jobs, threads = warm_num_threads() / jobs;
         int todo = 0;
         for (int i = 0; i < s.n; i++) todo += s.members[i].status != WARM_MEMBER_DONE;
-        fprintf(stderr, "sweep: %d members (%d to do) in %s; %d at a time, %d thread%s each\n", s.n, todo, s.dir,
-                jobs, threads > 1 ? threads : 1, threads > 1 ? "s" : "");
+        if (ranks > 1 && lead)
+            fprintf(stderr, "sweep: %d members (%d to do) in %s over %d MPI ranks (--jobs is not used), %d thread%s "
+                    "each\n", s.n, todo, s.dir, ranks, warm_num_threads(), warm_num_threads() > 1 ? "s" : "");
+        else if (ranks == 1)
+            fprintf(stderr, "sweep: %d members (%d to do) in %s; %d at a time, %d thread%s each\n", s.n, todo, s.dir,
+                    jobs, threads > 1 ? threads : 1, threads > 1 ? "s" : "");
         warm_sweep_run_config rc = {.exe = "/proc/self/exe", .jobs = jobs, .threads_per_job = threads > 1 ? threads : 1,
-                                    .tokenizer = a->tok, .stop = &sweep_stop, .log = stderr};
-        install_handlers();
+                                    .tokenizer = a->tok, .stop = &sweep_stop, .log = lead ? stderr : NULL};
+        if (ranks > 1) {
+            rc.dist = world;
+            rc.run_member = run_member_here;
+            rc.stop = NULL; /* mpirun ends the job on Ctrl-C; the default signal action is what it expects */
+        } else {
+            install_handlers();
+        }
         st = warm_sweep_run(&s, &rc, &err);
-        print_summary(&s);
+        if (lead) print_summary(&s);
     }
     code = CLI_EXIT_OK;
     if (st) fflush(stdout);
-    if (st && sweep_stop) {
+    if (st && !lead) {
+        code = err.code == WARM_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE; /* rank 0 prints it */
+    } else if (st && sweep_stop) {
         cli_error("sweep", "%s", err.msg);
         code = 130; /* 128 + SIGINT, as a shell reports an interrupted command */
     } else if (st) {
@@ -190,6 +253,7 @@ static int run_sweep(const sweep_args *a) {
     }
     warm_sweep_free(&s);
     if (lock_fd >= 0) close(lock_fd);
+    warm_dist_free(world);
     return code;
 }
 
@@ -243,7 +307,10 @@ int cli_cmd_sweep(int argc, char **argv) {
     warm_opts_cmd cmd = {.prog = "warm", .name = "sweep",
                          .desc = "Trains a sweep of reward-model members, one `warm train-rm` process per member, and\n"
                                  "evaluates each on --val and --ood. DIR/manifest.json lists every member's file,\n"
-                                 "hyperparameters, status and accuracies. Rerun the same command to continue.",
+                                 "hyperparameters, status and accuracies. Rerun the same command to continue.\n"
+                                 "Under mpirun (make MPI=1) the ranks share the members instead of --jobs: the same\n"
+                                 "members bit for bit, or several ranks per member when ranks > members\n"
+                                 "(docs/scale.md).",
                          .opts = all, .nopts = N_OWN + N_PASS,
                          .epilog = "example: warm sweep --members 6 --init sft/step-0000400.safetensors,sft/final.safetensors \\\n"
                                    "           --head head.safetensors --data prefs.jsonl --subset train --val prefs.jsonl \\\n"

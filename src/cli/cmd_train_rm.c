@@ -3,12 +3,17 @@
  * include/warm/rm.h): the SFT body with the probed head, full Bradley-Terry fine-tuning, TRL's metrics in
  * DIR/metrics.jsonl, DIR/final.safetensors, exact resume. `warm sweep` runs one of these per member and
  * checks its pass-through options with --dry-run first.
+ *
+ * Under mpirun (the MPI build), the ranks train the one member together, data parallel (warm/rm.h,
+ * docs/scale.md): rank 0 prints and writes, every rank returns the same exit code. `warm sweep` under mpirun
+ * calls cli_train_rm_with in-process with the ranks of one member.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "warm/dist.h"
 #include "warm/rm.h"
 #include "warm/tokenizer.h"
 #include "warm/train.h"
@@ -17,10 +22,10 @@ static const char *const schedules[] = {"constant", "cosine", "linear", NULL};
 
 typedef struct {
     const char *init, *head, *data, *subset, *val, *val_subset, *tok, *out;
-    double lr, dropout, wd, clip, center, min_lr_frac, epochs;
+    double lr, dropout, wd, clip, center, min_lr_frac, epochs, bucket_mb;
     int64_t steps, seed, stop_after;
     int batch, warmup, schedule, margin, save_every, resume_every, eval_every, eval_batches, log_every;
-    int restart, dry_run;
+    int restart, dry_run, no_overlap;
 } rm_args;
 
 static warm_rm_hparams hparams_of(const rm_args *a, warm_rm_head_source src, int64_t steps) {
@@ -66,8 +71,9 @@ static void print_result(const rm_args *a, const warm_rm_train_result *r, int64_
         printf("; wrote %s/final.safetensors\n", a->out);
 }
 
-static int run_train_rm(const rm_args *a, int steps_given) {
+static int run_train_rm(const rm_args *a, int steps_given, warm_dist *dist) {
     warm_error err = {0};
+    int lead = warm_dist_rank(dist) == 0;
     warm_tokenizer *tok = NULL;
     warm_prefs train = {0}, val = {0};
     warm_model m;
@@ -85,11 +91,15 @@ static int run_train_rm(const rm_args *a, int steps_given) {
     warm_rm_hparams h = hparams_of(a, src, steps);
     if (!s && (!(json = warm_rm_hparams_json(&h, 1)) || !(key = warm_rm_hparams_json(&h, 0))))
         s = warm_error_set(&err, WARM_ERR_NOMEM, "out of memory");
-    if (!s) {
+    if (!s && lead) {
+        if (warm_dist_size(dist) > 1)
+            fprintf(stderr, "train-rm: data parallel over %d ranks\n", warm_dist_size(dist));
         fprintf(stderr, "train-rm: %lld pairs (%lld dropped as too long), %lld validation pairs; %lld steps of %d "
                 "pairs (%.2f epochs); head from %s; %zu parameters\n", (long long)nt, (long long)train.n_dropped_long,
                 (long long)nv, (long long)steps, a->batch, (double)steps * a->batch / (double)nt,
                 src == WARM_RM_HEAD_FILE ? a->head : warm_rm_head_source_name(src), m.n_params);
+    }
+    if (!s) {
         warm_rm_train_config c = warm_rm_train_default();
         c.out_dir = a->out;
         c.batch = a->batch;
@@ -113,9 +123,15 @@ static int run_train_rm(const rm_args *a, int steps_given) {
         c.train_json = json;
         c.run_key = key;
         c.progress = stderr;
+        c.dist = dist;
+        c.bucket_floats = (size_t)(a->bucket_mb * 1048576.0 / sizeof(float));
+        c.overlap = !a->no_overlap;
         warm_rm_train_result r;
         s = warm_rm_train(&m, &train, tidx, nt, a->val ? &val : NULL, vidx, nv, &c, &r, &err);
-        if (!s) print_result(a, &r, steps);
+        if (!s && lead) print_result(a, &r, steps);
+        if (!s && lead && warm_dist_size(dist) > 1)
+            printf("train-rm: %d ranks; %.2f s of %.1f s waiting for gradient sums\n", warm_dist_size(dist),
+                   r.allreduce_wait_s, r.seconds);
     }
     free(json);
     free(key);
@@ -125,10 +141,12 @@ static int run_train_rm(const rm_args *a, int steps_given) {
     warm_prefs_free(&val);
     if (have_model) warm_model_free(&m);
     warm_tok_free(tok);
-    return s == WARM_OK ? CLI_EXIT_OK : cli_fail("train-rm", &err);
+    if (s == WARM_OK) return CLI_EXIT_OK;
+    if (lead) return cli_fail("train-rm", &err);
+    return err.code == WARM_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE; /* rank 0 printed it */
 }
 
-int cli_cmd_train_rm(int argc, char **argv) {
+int cli_train_rm_with(int argc, char **argv, warm_dist *dist) {
     rm_args a;
     memset(&a, 0, sizeof a);
     warm_opt opts[] = {
@@ -190,11 +208,18 @@ int cli_cmd_train_rm(int argc, char **argv) {
          .help = "ignore a previous run in --out instead of resuming it"},
         {.name = "dry-run", .kind = WARM_OPT_FLAG, .dest = &a.dry_run,
          .help = "check the options and exit (used by `warm sweep` before it starts members)"},
+        {.name = "bucket-mb", .kind = WARM_OPT_DOUBLE, .dest = &a.bucket_mb, .min = 0.01, .max = 1024, .def = "25",
+         .help = "under mpirun: gradients are summed over the ranks in buckets of this many MiB (PyTorch DDP's\n"
+                 "bucket_cap_mb)"},
+        {.name = "no-overlap", .kind = WARM_OPT_FLAG, .dest = &a.no_overlap,
+         .help = "under mpirun: sum the gradients after the backward pass instead of during it"},
     };
     warm_opts_cmd cmd = {.prog = "warm", .name = "train-rm",
                          .desc = "Trains one reward model (a WARM member): full Bradley-Terry fine-tuning from an SFT\n"
                                  "checkpoint and the probed head. Logs TRL's metrics (loss, accuracy, margin,\n"
-                                 "reward mean/min/max) to DIR/metrics.jsonl; rerunning the same command resumes.",
+                                 "reward mean/min/max) to DIR/metrics.jsonl; rerunning the same command resumes.\n"
+                                 "Under mpirun (make MPI=1) the ranks train it together, data parallel: each rank\n"
+                                 "takes a share of every batch and the gradients are summed (docs/scale.md).",
                          .opts = opts, .nopts = CLI_NOPTS(opts),
                          .epilog = "example: warm train-rm --init sft/final.safetensors --head head.safetensors \\\n"
                                    "           --data prefs.jsonl --subset train --val prefs.jsonl --val-subset val \\\n"
@@ -214,8 +239,20 @@ int cli_cmd_train_rm(int argc, char **argv) {
     } else if (a.dry_run) {
         code = CLI_EXIT_OK;
     } else {
-        code = run_train_rm(&a, steps_given);
+        code = run_train_rm(&a, steps_given, dist);
     }
     warm_opts_free(&cmd, &res);
+    return code;
+}
+
+int cli_cmd_train_rm(int argc, char **argv) {
+    warm_dist *world = NULL;
+    warm_error err = {0};
+    if (warm_dist_world(&world, &err)) {
+        cli_error("train-rm", "%s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    int code = cli_train_rm_with(argc, argv, world);
+    warm_dist_free(world);
     return code;
 }

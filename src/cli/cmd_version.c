@@ -3,8 +3,8 @@
  *
  * Everything printed after the first line comes from predefined compiler macros, so it describes the
  * binary itself rather than the machine it runs on: compiler (__VERSION__), optimisation and sanitizers,
- * OpenMP (and the thread count it will use here), and the SIMD level the compiler was allowed to target
- * (-march). The first line, "warm <version>", is stable for scripts.
+ * OpenMP (and the thread count it will use here), the SIMD level the compiler was allowed to target
+ * (-march), and whether it was built with MPI. The first line, "warm <version>", is stable for scripts.
  */
 #include <stdio.h>
 
@@ -59,6 +59,8 @@ static void cli_print_version(FILE *f) {
     fprintf(f, "openmp: off (single-threaded kernels)\n");
 #endif
     fprintf(f, "simd target: %s\n", cli_simd_target());
+    fprintf(f, "mpi: %s\n", warm_dist_built_with_mpi() ? "on (make MPI=1: train-rm, sweep and merge run under mpirun)"
+                                                       : "off (make MPI=1 builds with Open MPI; docs/scale.md)");
 }
 
 int cli_cmd_version(int argc, char **argv) {
@@ -66,7 +68,7 @@ int cli_cmd_version(int argc, char **argv) {
         .prog = "warm",
         .name = "version",
         .desc = "Print the version of warm and how this binary was built: compiler, optimisation,\n"
-                "OpenMP and thread count, and the SIMD level chosen at compile time (-march).\n"
+                "OpenMP and thread count, the SIMD level chosen at compile time (-march) and MPI.\n"
                 "The first line is always \"warm <version>\".",
     };
     warm_opts_result res;

@@ -5,6 +5,8 @@
  * argv+1), so every command sees its own name as argv[0]. Top-level words: --help/-h/help [CMD] list
  * the commands (or show one command's help), --version/version print the version. An unknown command is
  * a usage error (exit 2) with the closest name suggested. Exit codes: 0 ok, 1 runtime failure, 2 usage.
+ * Under an MPI launcher with more than one process, only the commands of cli_mpi_commands run (train-rm,
+ * sweep, merge: docs/scale.md); the others refuse instead of running once per rank.
  * Also here: cli_parse / cli_error / cli_fail shared by the commands (declared in cli.h).
  */
 #include <stdarg.h>
@@ -37,6 +39,15 @@ static const warm_cli_command cli_commands[] = {
     {"version", "print the version and build information", cli_cmd_version},
 };
 #define CLI_NCOMMANDS ((int)(sizeof cli_commands / sizeof cli_commands[0]))
+
+/* Commands that run as one job of several ranks under mpirun (the MPI build; docs/scale.md). */
+static const char *const cli_mpi_commands[] = {"train-rm", "sweep", "merge", NULL};
+
+static int cli_runs_under_mpi(const char *name) {
+    for (int i = 0; cli_mpi_commands[i]; i++)
+        if (strcmp(cli_mpi_commands[i], name) == 0) return 1;
+    return 0;
+}
 
 void cli_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "warm%s%s: ", cmd ? " " : "", cmd ? cmd : "");
@@ -129,6 +140,13 @@ static int cli_dispatch(int argc, char **argv) {
     }
     const warm_cli_command *c = cli_find(word);
     if (!c) return cli_unknown_command(word);
+    int ranks = warm_dist_launched();
+    if (ranks > 1 && !cli_runs_under_mpi(c->name)) {
+        /* Every rank would run the whole command and write the same outputs. */
+        cli_error(c->name, "started as one of %d MPI processes: only train-rm, sweep and merge run under mpirun "
+                  "(docs/scale.md); run this command once, without mpirun", ranks);
+        return CLI_EXIT_USAGE;
+    }
     return c->run(argc - 1, argv + 1);
 }
 

@@ -199,12 +199,17 @@ static void acc_delta(double *restrict acc, int init, const float *x, double c, 
         for (uint64_t j = 0; j < n; j++) acc[j] += c * ((double)x[j] - (double)b[j]);
 }
 
-static void lin_chunk(const merge_lin *L, uint64_t first, uint64_t count, merge_scratch *s, float *out) {
+static void lin_chunk(const merge_lin *L, uint64_t first, uint64_t count, merge_scratch *s, float *out,
+                      const double *acc_in, double *acc_out) {
     double *acc = s->acc;
     const float *b = L->base ? read_f32(L->base, first, count, s->b) : NULL;
     const float *xs[MERGE_GROUP];
     double cs[MERGE_GROUP];
     int g = 0, init = 1;
+    if (acc_in) { /* continue the sums of the inputs before this rank's */
+        memcpy(acc, acc_in, count * sizeof *acc);
+        init = 0;
+    }
     for (int i = 0; i < L->n; i++) {
         if (L->c[i] == 0.0) continue;
         const float *x = read_f32(L->x[i], first, count, s->x + (size_t)g * MERGE_CHUNK);
@@ -226,6 +231,10 @@ static void lin_chunk(const merge_lin *L, uint64_t first, uint64_t count, merge_
     }
     if (init)
         for (uint64_t j = 0; j < count; j++) acc[j] = 0.0;
+    if (acc_out) {
+        memcpy(acc_out, acc, count * sizeof *acc);
+        return;
+    }
     if (!b && L->round == WARM_DTYPE_F32 && L->scale == 1.0) { /* the common case, vectorised */
         if (L->avx2) div_f32_avx2(out, acc, L->div, count);
         else div_f32_plain(out, acc, L->div, count);
@@ -260,7 +269,8 @@ void merge_lin_block(const merge_lin *L0, uint64_t first, uint64_t count, float 
         WARM_CHECK(tid < n_sc, "thread %d has no scratch (%d allocated)", tid, n_sc);
         uint64_t off = (uint64_t)k * MERGE_CHUNK;
         uint64_t cnt = count - off < MERGE_CHUNK ? count - off : MERGE_CHUNK;
-        lin_chunk(L, first + off, cnt, &sc[tid], out + off);
+        lin_chunk(L, first + off, cnt, &sc[tid], out ? out + off : NULL, L->acc_in ? L->acc_in + off : NULL,
+                  L->acc_out ? L->acc_out + off : NULL);
     }
 }
 

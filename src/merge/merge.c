@@ -3,7 +3,9 @@
  * input matched by canonical key in every other input and the base), compares configs, fixes the
  * coefficients of the method (slerp: per tensor, from a first pass over the inputs; greedy/top: from the
  * soup selection in soup.c), then streams the output tensor by tensor, block by block (combine.c) into the
- * file or directory writer (output.c). Formulas, numerics and failure rules: include/warm/merge.h.
+ * file or directory writer (output.c). Formulas, numerics and failure rules: include/warm/merge.h. Over MPI
+ * ranks (uniform, weighted) the blocks' double sums are passed along a chain of ranks that each add their
+ * own inputs, and rank 0 writes (stream_ranks).
  *
  * Plan layout: x[k * n + i] is output tensor k in input i (k follows the first input's tensor order, which
  * is also the output order and the shard packing order); b[k] is it in the base, or NULL.
@@ -78,6 +80,9 @@ static warm_status check_weights(const warm_merge_opts *o, int n, int normalised
 
 static warm_status check_method(int n, const warm_merge_opts *o, warm_error *err) {
     const char *mn = warm_merge_method_name(o->method);
+    if (warm_dist_size(o->dist) > 1 && o->method != WARM_MERGE_UNIFORM && o->method != WARM_MERGE_WEIGHTED)
+        return warm_error_set(err, WARM_ERR_ARG, "%s: over MPI ranks, merge computes the uniform or weighted average "
+                              "(a reduction); run --method %s in one process, without mpirun", mn, mn);
     int uses_base = o->method == WARM_MERGE_SLERP || o->method == WARM_MERGE_TASK_ARITHMETIC;
     int uses_weights = o->method == WARM_MERGE_WEIGHTED || o->method == WARM_MERGE_TASK_ARITHMETIC;
     if (o->base && !uses_base)
@@ -455,6 +460,11 @@ typedef struct {
     warm_progress prog;
     int64_t blocks_done;
     warm_merge_report *rep;
+    /* over ranks (stream_ranks): the writer receives the earlier inputs' sums of every block from rank 1 */
+    warm_dist *dist;
+    int recv_sums;          /* 1: some earlier input has a non-zero coefficient, so its sums arrive */
+    double *acc_in;         /* (block_elems) the sums received for the current block */
+    int64_t blocks_recv;
 } run_ctx;
 
 static void release_all(const merge_lin *L, uint64_t first, uint64_t cnt, int prefetch) {
@@ -494,6 +504,12 @@ static warm_status produce(void *vctx, int k, warm_st_writer *w, int wi, warm_er
         uint64_t cnt = numel - first < r->block_elems ? numel - first : r->block_elems;
         uint64_t next = first + cnt;
         if (next < numel) release_all(&L, next, numel - next < r->block_elems ? numel - next : r->block_elems, 1);
+        if (r->recv_sums) {
+            warm_status s = warm_dist_recv_f64(r->dist, r->acc_in, cnt, 1, 0, err);
+            if (s) return s;
+            r->blocks_recv++;
+            L.acc_in = r->acc_in;
+        }
         merge_lin_block(&L, first, cnt, merge_pipe_buffer(r->pipe), r->sc, r->n_sc);
         release_all(&L, first, cnt, 0);
         warm_status s = merge_pipe_submit(r->pipe, w, wi, first, cnt, err);
@@ -541,21 +557,30 @@ static int build_meta(const plan *p, char *merge_js, const char **mk, const char
     return nm;
 }
 
+static void drain_sums(run_ctx *r, int64_t total);
+
+/* Elements per streaming block: the same on every rank (it depends on the coefficients, not on who reads). */
+static uint64_t block_elems_of(const plan *p, const warm_merge_opts *o, const lin_coefs *lc) {
+    int n_read = p->has_base;
+    for (int i = 0; i < p->n; i++) n_read += o->method == WARM_MERGE_SLERP || lc->c[i] != 0.0;
+    return o->block_elems ? o->block_elems : merge_block_elems(n_read);
+}
+
 static warm_status stream_out(plan *p, const char *const *inputs, const char *out, const warm_merge_opts *o,
-                              lin_coefs *lc, warm_merge_report *rep, warm_error *err) {
+                              lin_coefs *lc, warm_merge_report *rep, run_ctx *ranks, warm_error *err) {
     run_ctx r;
     memset(&r, 0, sizeof r);
+    if (ranks) r = *ranks;
     r.p = p;
     r.o = o;
     r.lc = *lc;
     r.rep = rep;
-    int n_read = p->has_base;
-    for (int i = 0; i < p->n; i++) n_read += o->method == WARM_MERGE_SLERP || lc->c[i] != 0.0;
-    r.block_elems = o->block_elems ? o->block_elems : merge_block_elems(n_read);
+    r.block_elems = block_elems_of(p, o, lc);
     r.sc = merge_scratch_alloc(o->threads, &r.n_sc);
     char *js = merge_json(inputs, p->n, o, rep);
     warm_status s = WARM_OK;
-    if (!r.sc || !js) s = warm_error_set(err, WARM_ERR_NOMEM, "out of memory for the merge buffers");
+    if (!r.sc || !js || (r.recv_sums && !(r.acc_in = malloc(r.block_elems * sizeof *r.acc_in))))
+        s = warm_error_set(err, WARM_ERR_NOMEM, "out of memory for the merge buffers");
     if (!s) s = merge_pipe_start(&r.pipe, r.block_elems, err);
     if (!s) {
         const char *mk[4], *mv[4];
@@ -566,9 +591,97 @@ static warm_status stream_out(plan *p, const char *const *inputs, const char *ou
         if (!s) warm_progress_finish(&r.prog);
         else warm_progress_clear(&r.prog);
     }
+    /* A writer that failed still takes every block rank 1 sends, or rank 1 would wait for it forever. */
+    if (s && r.recv_sums && r.acc_in) drain_sums(&r, count_blocks(p, r.block_elems));
     free(js);
+    free(r.acc_in);
     merge_pipe_stop(r.pipe);
     merge_scratch_free(r.sc, r.n_sc);
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------------------- over ranks */
+
+/* Receives (and drops) the blocks not received yet, in their order, up to total. */
+static void drain_sums(run_ctx *r, int64_t total) {
+    int64_t b = 0;
+    for (int k = 0; k < r->p->nt && r->blocks_recv < total; k++) {
+        if (!merge_is_float(r->p->out[k].dtype)) continue;
+        uint64_t numel = r->p->x[(size_t)k * (size_t)r->p->n]->t->numel;
+        for (uint64_t first = 0; first < numel && r->blocks_recv < total; first += r->block_elems, b++) {
+            if (b < r->blocks_recv) continue;
+            uint64_t cnt = numel - first < r->block_elems ? numel - first : r->block_elems;
+            warm_error ignore;
+            warm_dist_recv_f64(r->dist, r->acc_in, cnt, 1, 0, &ignore);
+            r->blocks_recv++;
+        }
+    }
+}
+
+/* A rank between the first and the writer: for every block, the sums of the inputs before its own (from the
+ * next rank), plus its own inputs, to the previous rank. */
+static warm_status relay_sums(plan *p, const warm_merge_opts *o, const lin_coefs *lc, const double *mine,
+                              int recv_sums, warm_error *err) {
+    warm_dist *d = o->dist;
+    int me = warm_dist_rank(d);
+    uint64_t be = block_elems_of(p, o, lc);
+    int n_sc;
+    merge_scratch *sc = merge_scratch_alloc(o->threads, &n_sc);
+    double *in = recv_sums ? malloc(be * sizeof *in) : NULL, *sums = malloc(be * sizeof *sums);
+    warm_status s = sc && sums && (in || !recv_sums) ? WARM_OK
+                                                     : warm_error_set(err, WARM_ERR_NOMEM, "out of memory for the merge");
+    for (int k = 0; !s && k < p->nt; k++) {
+        const warm_ckpt_tensor *const *x = &p->x[(size_t)k * (size_t)p->n];
+        if (!merge_is_float(x[0]->t->dtype)) continue;
+        merge_lin L = {.n = p->n, .x = x, .c = mine, .base = NULL, .div = lc->div, .scale = lc->scale,
+                       .round = p->out[k].dtype, .acc_in = in, .acc_out = sums};
+        uint64_t numel = x[0]->t->numel;
+        for (uint64_t first = 0; !s && first < numel; first += be) {
+            uint64_t cnt = numel - first < be ? numel - first : be;
+            if (recv_sums) s = warm_dist_recv_f64(d, in, cnt, me + 1, 0, err);
+            if (s) break;
+            merge_lin_block(&L, first, cnt, NULL, sc, n_sc);
+            release_all(&L, first, cnt, 0);
+            s = warm_dist_send_f64(d, sums, cnt, me - 1, 0, err);
+        }
+    }
+    free(in);
+    free(sums);
+    merge_scratch_free(sc, sc ? n_sc : 0);
+    return s;
+}
+
+/*
+ * The merge over ranks (merge.h, "Over ranks"): working rank r < R' = min(R, n) holds inputs [lo, hi) of the
+ * (R'-1-r)-th run; its coefficients are the method's on those inputs and 0 elsewhere (inputs with coefficient
+ * 0 are never read). Sums travel from rank R'-1 down to rank 0, which writes; a rank sends only when some
+ * input up to its own has a non-zero coefficient, and receives only when one before its own has.
+ */
+static warm_status stream_ranks(plan *p, const char *const *inputs, const char *out, const warm_merge_opts *o,
+                                lin_coefs *lc, warm_merge_report *rep, warm_error *err) {
+    int R = warm_dist_size(o->dist), me = warm_dist_rank(o->dist), n = p->n, Ra = R < n ? R : n;
+    int b = me < Ra ? Ra - 1 - me : -1, lo = b >= 0 ? b * n / Ra : 0, hi = b >= 0 ? (b + 1) * n / Ra : 0;
+    double *mine = calloc((size_t)n, sizeof *mine);
+    if (!mine) return warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
+    int before = 0, upto = 0;
+    for (int i = 0; i < n; i++) {
+        if (i >= lo && i < hi) mine[i] = lc->c[i];
+        before |= i < lo && lc->c[i] != 0.0;
+        upto |= i < hi && lc->c[i] != 0.0;
+    }
+    warm_status s = WARM_OK;
+    if (me == 0) {
+        run_ctx rk;
+        memset(&rk, 0, sizeof rk);
+        rk.dist = o->dist;
+        rk.recv_sums = before;
+        lin_coefs local = *lc;
+        local.c = mine;
+        s = stream_out(p, inputs, out, o, &local, rep, &rk, err);
+    } else if (b >= 0 && upto) {
+        s = relay_sums(p, o, lc, mine, before, err);
+    }
+    free(mine);
     return s;
 }
 
@@ -604,7 +717,8 @@ static warm_status run(plan *p, const char *const *inputs, const char *out, cons
     if (!s && o->method == WARM_MERGE_SLERP) s = slerp_pass(p, o, rep, err);
     for (int i = 0; i < p->n && !s; i++)
         rep->coef[i] = o->method == WARM_MERGE_SLERP ? (double)NAN : lc.c[i] / lc.div * lc.scale;
-    if (!s) s = stream_out(p, inputs, out, o, &lc, rep, err);
+    if (!s && warm_dist_size(o->dist) > 1) s = stream_ranks(p, inputs, out, o, &lc, rep, err);
+    else if (!s) s = stream_out(p, inputs, out, o, &lc, rep, NULL, err);
     free(lc.c);
     return s;
 }
@@ -614,16 +728,18 @@ warm_status warm_merge(const char *const *inputs, int n, const char *out, const 
     double t0 = warm_time_now();
     warm_merge_opts def = warm_merge_opts_default();
     if (!o) o = &def;
-    warm_status s = check_opts(inputs, n, out, o, err);
+    /* Over ranks every rank makes the same checks and plan; each phase ends with every rank's verdict. */
+    warm_status s = warm_dist_agree(o->dist, check_opts(inputs, n, out, o, err), err);
     if (s) return s;
     plan p;
     s = plan_open(&p, inputs, n, o->base, err);
     if (!s) s = plan_tensors(&p, o->out_dtype, err);
     if (!s && o->check_config) s = check_configs(&p, err);
+    s = warm_dist_agree(o->dist, s, err);
     warm_merge_report local;
     warm_merge_report *r = rep ? rep : &local;
     memset(r, 0, sizeof *r);
-    if (!s) s = run(&p, inputs, out, o, r, err);
+    if (!s) s = warm_dist_agree(o->dist, run(&p, inputs, out, o, r, err), err);
     plan_free(&p);
     if (s || !rep) warm_merge_report_free(r);
     if (!s && rep) rep->seconds = warm_time_now() - t0;

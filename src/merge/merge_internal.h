@@ -53,6 +53,12 @@ typedef struct {
                                            0: out holds what the writer converts with RNE (round-to-odd float
                                            for F16/BF16, see combine.c) */
     int avx2;                           /* set by merge_lin_block: which compiled variant runs */
+    /* A merge over ranks (merge.c), where each rank adds its own inputs to the sums of the inputs before
+     * them: acc_in (count, block-relative) holds those sums (NULL: no earlier term), and acc_out non-NULL
+     * receives this rank's sums instead of the finished output. Both NULL: the whole combination. The same
+     * IEEE operations in the same order as one process adding every input, so the same bits. */
+    const double *acc_in;
+    double *acc_out;
 } merge_lin;
 
 /* Per-thread scratch: acc (MERGE_CHUNK doubles), x (MERGE_GROUP * MERGE_CHUNK floats), b (MERGE_CHUNK floats). */
@@ -66,8 +72,9 @@ typedef struct {
 merge_scratch *merge_scratch_alloc(int threads, int *n);
 void merge_scratch_free(merge_scratch *s, int n);
 
-/* out[0..count) = elements [first, first+count) of L, chunks spread over threads (results do not depend on
- * the thread count). Inputs were validated when the plan was built, so this cannot fail. */
+/* out[0..count) = elements [first, first+count) of L (or the partial sums into L->acc_out), chunks spread
+ * over threads (results do not depend on the thread count). Inputs were validated when the plan was built,
+ * so this cannot fail. */
 void merge_lin_block(const merge_lin *L, uint64_t first, uint64_t count, float *out, merge_scratch *sc, int n_sc);
 
 /* Slerp statistics over the whole tensor (fixed order, one thread): Σ u_a², Σ u_b², Σ u_a u_b in double with

@@ -63,6 +63,10 @@ struct warm_trainer {
     int P;                     /* pairs of the last packed forward */
     int train;                 /* dropout on in the last forward */
     uint64_t key;              /* dropout key of the last forward */
+    int64_t row0;              /* packed row of the whole batch where the last forward's rows start (a part of
+                                  a batch, warm_trainer_bt_step_part; 0 otherwise): offsets the dropout masks */
+    void (*grad_ready)(void *ctx, size_t from); /* backward: m->grads[from..n_params) are final (or NULL) */
+    void *grad_ctx;
     float *arena;
     float *encoded;            /* (N, C) */
     layer_acts *layers;        /* (L) */
@@ -84,6 +88,19 @@ struct warm_trainer {
 enum { SITE_EMB = 0, SITE_ATT = 1, SITE_ATT_OUT = 2, SITE_MLP_OUT = 3 };
 static uint64_t site_key(uint64_t key, int layer, int site) {
     return warm_hash64(key, (uint64_t)(layer + 1) * 4u + (uint64_t)site);
+}
+
+/* The key of a site in the last forward. A part of a batch (warm_trainer_bt_step_part) starts at packed row
+ * row0 of the whole batch's stream, and its mask elements must be the whole batch's: element i of the part
+ * is element i + i0 of the whole (i0 = row0 * C for the (N, C) sites, row0 * NH * T for the attention
+ * probabilities, whose element of (row r, head h, key s) is (r*NH + h)*T + s). warm_hash64(key, i0 + i) ==
+ * warm_hash64(key + GOLDEN * i0, i) (core.h: the index enters as key + GOLDEN * (idx + 1), modulo 2^64), so
+ * the offset folds into the key and no kernel needs to know. */
+#define GOLDEN 0x9E3779B97F4A7C15ull
+static uint64_t tr_key(const warm_trainer *tr, int layer, int site) {
+    const warm_config *c = &tr->m->cfg;
+    uint64_t per_row = site == SITE_ATT ? (uint64_t)c->n_head * (uint64_t)tr->T : (uint64_t)c->n_embd;
+    return site_key(tr->key, layer, site) + GOLDEN * ((uint64_t)tr->row0 * per_row);
 }
 
 warm_status warm_trainer_init(warm_trainer **out, warm_model *m, int Bmax, int Tmax, int with_lm, warm_error *err) {
@@ -158,6 +175,15 @@ void warm_trainer_set_prune(warm_trainer *tr, int on) { tr->prune = on != 0; }
 
 void warm_trainer_set_pair_packing(warm_trainer *tr, int on) { tr->pairs_packed = on != 0; }
 
+void warm_trainer_set_grad_ready(warm_trainer *tr, void (*fn)(void *ctx, size_t from), void *ctx) {
+    tr->grad_ready = fn;
+    tr->grad_ctx = ctx;
+}
+
+static void grad_ready(const warm_trainer *tr, const float *first_final) {
+    if (tr->grad_ready) tr->grad_ready(tr->grad_ctx, (size_t)(first_final - tr->m->grads));
+}
+
 /* ---- forward ---- */
 
 /* out (N, C) = wte[tokens] + wpe[pos]. */
@@ -197,10 +223,10 @@ static void mlp_forward(warm_trainer *tr, int l, int R, const int32_t *rows, flo
     warm_gelu_forward(a->fch_gelu, a->fch, (size_t)R * 4 * C);
     warm_linear_forward(a->res3, a->fch_gelu, w.fcprojw, w.fcprojb, R, 4 * C, C);
     if (rows) {
-        warm_dropout_forward_rows(a->res3, rows, R, C, pr, site_key(tr->key, l, SITE_MLP_OUT));
+        warm_dropout_forward_rows(a->res3, rows, R, C, pr, tr_key(tr, l, SITE_MLP_OUT));
         residual_forward(a->res3, a->res3, a->res2, (size_t)R * C);
     } else { /* dropout and residual add in one pass (the same bits) */
-        warm_dropout_residual_forward(a->res3, a->res3, a->res2, (size_t)R * C, pr, site_key(tr->key, l, SITE_MLP_OUT));
+        warm_dropout_residual_forward(a->res3, a->res3, a->res2, (size_t)R * C, pr, tr_key(tr, l, SITE_MLP_OUT));
     }
 }
 
@@ -213,11 +239,11 @@ static void layer_forward(warm_trainer *tr, int l, const float *res, float pa, f
     /* attention block: res2 = res + dropout(c_proj(attn(ln_1(res)))) */
     warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
     warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    uint64_t ka = tr_key(tr, l, SITE_ATT);
     if (tr->packed) warm_attention_tree_forward(a->atty, a->att, a->qkv, tr->pairs, tr->P, T, C, NH, pa, ka);
     else warm_attention_forward(a->atty, a->att, a->qkv, B, T, C, NH, pa, ka);
     warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, N, C, C);
-    warm_dropout_residual_forward(a->res2, a->res2, res, (size_t)N * C, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    warm_dropout_residual_forward(a->res2, a->res2, res, (size_t)N * C, pr, tr_key(tr, l, SITE_ATT_OUT));
     mlp_forward(tr, l, N, NULL, pr);
 }
 
@@ -230,11 +256,11 @@ static void layer_forward_pruned(warm_trainer *tr, int l, const float *res, floa
     warm_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, res, w.ln1w, w.ln1b, N, C);
     warm_linear_forward(a->qkv, a->ln1, w.qkvw, w.qkvb, N, C, 3 * C);
     /* From here on compact rows: row b of atty, res2, ... is sequence b's pooled row tr->rows[b]. */
-    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    uint64_t ka = tr_key(tr, l, SITE_ATT);
     if (tr->packed) warm_attention_tree_forward_last(a->atty, a->att, a->qkv, tr->pairs, tr->P, T, C, NH, pa, ka);
     else warm_attention_forward_rows(a->atty, a->att, a->qkv, tr->qpos, B, T, C, NH, pa, ka);
     warm_linear_forward(a->res2, a->atty, w.attprojw, w.attprojb, B, C, C);
-    warm_dropout_forward_rows(a->res2, tr->rows, B, C, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    warm_dropout_forward_rows(a->res2, tr->rows, B, C, pr, tr_key(tr, l, SITE_ATT_OUT));
     gather_add(a->res2, res, tr->rows, B, C);
     mlp_forward(tr, l, B, tr->rows, pr);
 }
@@ -251,6 +277,7 @@ static void setup_padded(warm_trainer *tr, const int32_t *tokens, const int32_t 
     tr->N = N;
     tr->packed = 0;
     tr->P = 0;
+    tr->row0 = 0;
     memcpy(tr->tokens, tokens, (size_t)N * sizeof *tokens);
     memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
     for (int i = 0; i < N; i++) tr->pos[i] = i % T;
@@ -264,37 +291,47 @@ static void setup_padded(warm_trainer *tr, const int32_t *tokens, const int32_t 
  * The rows of a packed pair forward (see "Shared-prefix pairs" at the top): P pairs of right-padded rows (chosen
  * b = p, rejected b = P + p, each (T) with lengths) become one stream of sum_p (prefix + len_a + len_b) rows.
  * The prefix is the longest common token prefix, capped at min(len) - 1 so each continuation keeps a token.
+ * Only pairs [p0, p1) are set up (as pairs 0 .. p1-p0-1); tr->row0 counts the stream rows of the pairs before
+ * p0, so their dropout masks are the whole batch's.
  */
-static void setup_packed(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T) {
-    int B = 2 * P;
-    WARM_CHECK(P >= 1 && B <= tr->Bmax && T >= 1 && T <= tr->Tmax, "%d pairs x %d exceed %d x %d", P, T, tr->Bmax,
-               tr->Tmax);
-    for (int b = 0; b < B; b++)
-        WARM_CHECK(lengths[b] >= 1 && lengths[b] <= T, "row %d: length %d not in [1, %d]", b, lengths[b], T);
+static void setup_packed(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T, int p0,
+                         int p1) {
+    int Ps = p1 - p0, B = 2 * Ps;
+    WARM_CHECK(0 <= p0 && p0 < p1 && p1 <= P && B <= tr->Bmax && T >= 1 && T <= tr->Tmax,
+               "pairs [%d, %d) of %d x %d exceed %d x %d", p0, p1, P, T, tr->Bmax, tr->Tmax);
+    int64_t row0 = 0;
     int32_t n = 0;
-    for (int p = 0; p < P; p++) {
+    for (int p = 0; p < p1; p++) {
         const int32_t *ra = tokens + (size_t)p * T, *rb = tokens + (size_t)(P + p) * T;
         int la = lengths[p], lb = lengths[P + p], cap = (la < lb ? la : lb) - 1, k = 0;
+        WARM_CHECK(la >= 1 && la <= T && lb >= 1 && lb <= T, "pair %d: lengths %d, %d not in [1, %d]", p, la, lb, T);
         while (k < cap && ra[k] == rb[k]) k++;
-        warm_tree_pair *pr = &tr->pairs[p];
+        if (p < p0) {
+            row0 += la + lb - k;
+            continue;
+        }
+        int q = p - p0;
+        warm_tree_pair *pr = &tr->pairs[q];
         *pr = (warm_tree_pair){n, k, la - k, lb - k};
         /* N <= sum_p (la + lb) <= B*T <= Bmax*Tmax: the stream always fits the arena */
         memcpy(tr->tokens + n, ra, (size_t)la * sizeof *ra);
         memcpy(tr->tokens + n + la, rb + k, (size_t)(lb - k) * sizeof *rb);
         for (int t = 0; t < la; t++) tr->pos[n + t] = t;
         for (int t = k; t < lb; t++) tr->pos[n + la + t - k] = t;
-        tr->qpos[p] = la - 1;
-        tr->qpos[P + p] = lb - 1;
-        tr->rows[p] = n + la - 1;
-        tr->rows[P + p] = n + la + lb - k - 1;
+        tr->qpos[q] = la - 1;
+        tr->qpos[Ps + q] = lb - 1;
+        tr->rows[q] = n + la - 1;
+        tr->rows[Ps + q] = n + la + lb - k - 1;
+        tr->lengths[q] = la;
+        tr->lengths[Ps + q] = lb;
         n += la + lb - k;
     }
     tr->B = B;
     tr->T = T;
     tr->N = n;
     tr->packed = 1;
-    tr->P = P;
-    memcpy(tr->lengths, lengths, (size_t)B * sizeof *lengths);
+    tr->P = Ps;
+    tr->row0 = row0;
 }
 
 /* Forward over the rows set up by setup_padded / setup_packed; prune: run the last layer and ln_f on the pooled
@@ -313,7 +350,7 @@ static const float *forward(warm_trainer *tr, int train, uint64_t dropout_key, i
 
     warm_global_view g = warm_model_globals(m, m->params);
     embed_forward(tr->encoded, tr->tokens, tr->pos, g.wte, g.wpe, N, C);
-    warm_dropout_forward(tr->encoded, (size_t)N * C, pe, site_key(dropout_key, -1, SITE_EMB));
+    warm_dropout_forward(tr->encoded, (size_t)N * C, pe, tr_key(tr, -1, SITE_EMB));
     const float *res = tr->encoded;
     for (int l = 0; l < L; l++) {
         if (tr->pruned && l == L - 1) layer_forward_pruned(tr, l, res, pa, pr);
@@ -363,7 +400,7 @@ static void mlp_backward(warm_trainer *tr, int l, float *dres, int R, const int3
     int C = m->cfg.n_embd;
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
-    const float *db = branch_grad(tr, dres, R, rows, pr, site_key(tr->key, l, SITE_MLP_OUT));
+    const float *db = branch_grad(tr, dres, R, rows, pr, tr_key(tr, l, SITE_MLP_OUT));
     linear_backward_set(tr->dfch_gelu, dw.fcprojw, dw.fcprojb, db, a->fch_gelu, w.fcprojw, R, 4 * C, C);
     warm_gelu_backward_set(tr->dfch, a->fch, tr->dfch_gelu, (size_t)R * 4 * C);
     linear_backward_set(tr->datty, dw.fcw, dw.fcb, tr->dfch, a->ln2, w.fcw, R, C, 4 * C);
@@ -392,9 +429,9 @@ static void layer_backward(warm_trainer *tr, int l, const float *res, float pa, 
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
     mlp_backward(tr, l, tr->dres, N, NULL, pr);
-    const float *db = branch_grad(tr, tr->dres, N, NULL, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    const float *db = branch_grad(tr, tr->dres, N, NULL, pr, tr_key(tr, l, SITE_ATT_OUT));
     linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, N, C, C);
-    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    uint64_t ka = tr_key(tr, l, SITE_ATT);
     if (tr->packed) /* every row belongs to a pair and is overwritten */
         warm_attention_tree_backward(tr->dqkv, tr->datty, a->qkv, a->att, tr->pairs, tr->P, T, C, NH, pa, ka,
                                      tr->att_scratch, att_scratch_floats(tr));
@@ -410,9 +447,9 @@ static void layer_backward_pruned(warm_trainer *tr, int l, const float *res, flo
     warm_layer_view w = warm_model_layer(m, m->params, l), dw = warm_model_layer(m, m->grads, l);
     layer_acts *a = &tr->layers[l];
     mlp_backward(tr, l, tr->dres_c, B, tr->rows, pr);
-    const float *db = branch_grad(tr, tr->dres_c, B, tr->rows, pr, site_key(tr->key, l, SITE_ATT_OUT));
+    const float *db = branch_grad(tr, tr->dres_c, B, tr->rows, pr, tr_key(tr, l, SITE_ATT_OUT));
     linear_backward_set(tr->datty, dw.attprojw, dw.attprojb, db, a->atty, w.attprojw, B, C, C);
-    uint64_t ka = site_key(tr->key, l, SITE_ATT);
+    uint64_t ka = tr_key(tr, l, SITE_ATT);
     if (tr->packed) { /* overwrites every row */
         warm_attention_tree_backward_last(tr->dqkv, tr->datty, a->qkv, a->att, tr->pairs, tr->P, T, C, NH, pa, ka,
                                           tr->att_scratch, att_scratch_floats(tr));
@@ -441,14 +478,16 @@ static void body_backward(warm_trainer *tr) {
     float *dtop = tr->pruned ? tr->dres_c : tr->dres;
     memset(dtop, 0, (size_t)R * C * sizeof(float));
     warm_layernorm_backward(dtop, dg.lnfw, dg.lnfb, tr->dln, last, g.lnfw, tr->lnf_mean, tr->lnf_rstd, R, C);
+    grad_ready(tr, dg.lnfw); /* ln_f and score (the arena's last tensors) are final */
     for (int l = L - 1; l >= 0; l--) {
         const float *res = l == 0 ? tr->encoded : tr->layers[l - 1].res3;
         if (tr->pruned && l == L - 1) layer_backward_pruned(tr, l, res, pa, pr);
         else layer_backward(tr, l, res, pa, pr);
+        grad_ready(tr, warm_model_layer(m, m->grads, l).ln1w); /* ln_1.weight starts layer l's tensors */
     }
     /* embeddings: rows scattered into wte by token id, positions into wpe; fixed row order (deterministic). */
     size_t NC = (size_t)N * C;
-    warm_dropout_backward(tr->dres, NC, pe, site_key(tr->key, -1, SITE_EMB));
+    warm_dropout_backward(tr->dres, NC, pe, tr_key(tr, -1, SITE_EMB));
     /* Threads take strips of 16 columns (one cache line of each row); every element still sums its rows in
      * ascending order, so the result does not depend on the split. */
     enum { STRIP = 16 };
@@ -465,6 +504,7 @@ static void body_backward(warm_trainer *tr) {
             }
         }
     }
+    grad_ready(tr, m->grads);
 }
 
 /* ---- LM head ---- */
@@ -514,40 +554,39 @@ static void pooled_rewards(const warm_trainer *tr, int B, float *out) {
 static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
-warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
-                                   const float *margins, float center, int train, uint64_t dropout_key, int backward,
-                                   float *rewards) {
+/* Forward over the rows set up for pairs [p0, p1) of a P-pair batch (tr->P = p1 - p0 of them), the BT loss
+ * terms of those pairs divided by P (so a partition of [0, P) sums to the whole batch's gradient), backward. */
+static warm_bt_stats bt_loss_backward(warm_trainer *tr, int P, int p0, int p1, const float *margins, float center,
+                                      int train, uint64_t dropout_key, int backward, float *rewards) {
     warm_model *m = tr->m;
-    int C = m->cfg.n_embd, B = 2 * P;
+    int C = m->cfg.n_embd, Ps = p1 - p0, B = 2 * Ps;
     if (backward) WARM_CHECK(m->grads != NULL, "warm_model_alloc_train was not called");
-    if (tr->pairs_packed) setup_packed(tr, tokens, lengths, P, T);
-    else setup_padded(tr, tokens, lengths, B, T);
     forward(tr, train, dropout_key, tr->prune);
-    float *r = tr->row_w; /* (2P) rewards live in the row-weight scratch */
+    float *r = tr->row_w; /* (2Ps) rewards live in the row-weight scratch */
     pooled_rewards(tr, B, r);
     warm_bt_stats st = {0, 0, 0, 0, INFINITY, -INFINITY};
     double loss = 0, acc = 0, margin = 0, rsum = 0;
     float dr[2 * 4096];
     WARM_CHECK(B <= 2 * 4096, "too many pairs in one step");
-    for (int p = 0; p < P; p++) {
-        double d = (double)r[p] - (double)r[P + p] - (margins ? (double)margins[p] : 0.0);
-        double s = (double)r[p] + (double)r[P + p];
+    for (int p = 0; p < Ps; p++) {
+        double d = (double)r[p] - (double)r[Ps + p] - (margins ? (double)margins[p0 + p] : 0.0);
+        double s = (double)r[p] + (double)r[Ps + p];
         loss += log1p_exp(-d) + (double)center * s * s;
-        acc += r[p] > r[P + p];
-        margin += (double)r[p] - (double)r[P + p];
+        acc += r[p] > r[Ps + p];
+        margin += (double)r[p] - (double)r[Ps + p];
         /* d/dd of -log sigma(d) = sigma(d) - 1; centring adds 2*center*s to both rewards. */
         double g = (sigmoid(d) - 1.0) / P, gc = 2.0 * (double)center * s / P;
         dr[p] = (float)(g + gc);
-        dr[P + p] = (float)(-g + gc);
+        dr[Ps + p] = (float)(-g + gc);
     }
     for (int b = 0; b < B; b++) {
         rsum += (double)r[b];
         st.reward_min = fminf(st.reward_min, r[b]);
         st.reward_max = fmaxf(st.reward_max, r[b]);
     }
-    st.loss = (float)(loss / P);
-    st.accuracy = (float)(acc / P);
-    st.margin = (float)(margin / P);
+    st.loss = (float)(loss / Ps);
+    st.accuracy = (float)(acc / Ps);
+    st.margin = (float)(margin / Ps);
     st.reward_mean = (float)(rsum / B);
     if (rewards) memcpy(rewards, r, (size_t)B * sizeof(float));
     if (!backward) return st;
@@ -565,9 +604,32 @@ warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, cons
     return st;
 }
 
+warm_bt_stats warm_trainer_bt_step(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                                   const float *margins, float center, int train, uint64_t dropout_key, int backward,
+                                   float *rewards) {
+    if (tr->pairs_packed)
+        return warm_trainer_bt_step_part(tr, tokens, lengths, P, T, 0, P, margins, center, train, dropout_key,
+                                         backward, rewards);
+    setup_padded(tr, tokens, lengths, 2 * P, T);
+    return bt_loss_backward(tr, P, 0, P, margins, center, train, dropout_key, backward, rewards);
+}
+
+warm_bt_stats warm_trainer_bt_step_part(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
+                                        int p0, int p1, const float *margins, float center, int train,
+                                        uint64_t dropout_key, int backward, float *rewards) {
+    WARM_CHECK(tr->pairs_packed, "a part of a batch needs pair packing");
+    WARM_CHECK(0 <= p0 && p0 <= p1 && p1 <= P, "pairs [%d, %d) of %d", p0, p1, P);
+    if (p0 == p1) {
+        warm_bt_stats none = {0, 0, 0, 0, INFINITY, -INFINITY};
+        return none;
+    }
+    setup_packed(tr, tokens, lengths, P, T, p0, p1);
+    return bt_loss_backward(tr, P, p0, p1, margins, center, train, dropout_key, backward, rewards);
+}
+
 void warm_trainer_pair_hidden(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
                               float *out) {
-    if (tr->pairs_packed) setup_packed(tr, tokens, lengths, P, T);
+    if (tr->pairs_packed) setup_packed(tr, tokens, lengths, P, T, 0, P);
     else setup_padded(tr, tokens, lengths, 2 * P, T);
     forward(tr, 0, 0, 1);
     int C = tr->m->cfg.n_embd;

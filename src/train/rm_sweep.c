@@ -8,6 +8,12 @@
  * DIR/member-XX/train.log and OMP_NUM_THREADS set to threads_per_job. The parent polls its own children
  * with waitpid(pid, WNOHANG) (never waitpid(-1): the caller may have other children) and evaluates
  * finished members only while no child runs, so evaluation never competes with training for cores.
+ *
+ * Ranks (a sweep under mpirun, warm_sweep_run_config.dist): no processes are forked; every rank runs the
+ * same rounds, each group of ranks training its member in-process through the run_member hook (the CLI's
+ * train-rm), and reports to rank 0 after every round (a gather), which alone writes the manifest. A killed
+ * rank takes the job down (MPI aborts every rank); what was finished stays: final checkpoints are atomic
+ * and recorded round by round, and train-rm resumes a half-trained member from its last.* on the rerun.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -23,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "warm/dist.h"
 #include "warm/rm.h"
 #include "warm/tokenizer.h"
 #include "warm/train.h"
@@ -591,6 +598,15 @@ static warm_status score_set(const warm_model *m, const warm_prefs *d, const int
     return st;
 }
 
+static void log_eval(const warm_sweep_member *mb, FILE *log) {
+    if (!log) return;
+    fprintf(log, "sweep: member %02d", mb->index);
+    if (mb->has_val) fprintf(log, "  val acc %.4f (>=) %.4f (>)", mb->val.acc_ge, mb->val.acc_gt);
+    if (mb->has_ood) fprintf(log, "  ood acc %.4f (>=) %.4f (>)", mb->ood.acc_ge, mb->ood.acc_gt);
+    fputc('\n', log);
+    fflush(log);
+}
+
 static warm_status evaluate_member(warm_sweep *s, int i, const warm_sweep_run_config *rc, eval_data *e,
                                    warm_error *err) {
     warm_sweep_member *mb = &s->members[i];
@@ -610,13 +626,7 @@ static warm_status evaluate_member(warm_sweep *s, int i, const warm_sweep_run_co
     mb->has_val = e->nv > 0;
     mb->has_ood = e->no > 0;
     mb->status = WARM_MEMBER_DONE;
-    if (rc->log) {
-        fprintf(rc->log, "sweep: member %02d", mb->index);
-        if (mb->has_val) fprintf(rc->log, "  val acc %.4f (>=) %.4f (>)", mb->val.acc_ge, mb->val.acc_gt);
-        if (mb->has_ood) fprintf(rc->log, "  ood acc %.4f (>=) %.4f (>)", mb->ood.acc_ge, mb->ood.acc_gt);
-        fputc('\n', rc->log);
-        fflush(rc->log);
-    }
+    log_eval(mb, rc->log);
     return WARM_OK;
 }
 
@@ -743,7 +753,7 @@ static warm_status start_member(warm_sweep *s, int i, const warm_sweep_run_confi
     double t0 = warm_time_now();
     if (rc->run_member) {
         log_start(s, i, 0, rc);
-        int code = rc->run_member(rc->run_ctx, s, i, argv);
+        int code = rc->run_member(rc->run_ctx, s, i, argv, NULL);
         st = finish_member(s, i, code, warm_time_now() - t0, 0, rc, err);
     } else {
         st = spawn(rc->exe, argv, env, log_path, &sl->pid, err);
@@ -789,7 +799,157 @@ static warm_status reap(warm_sweep *s, slot *slots, int *nrun, const warm_sweep_
     return WARM_OK;
 }
 
+/* WARM_OK when every member is done, else an error naming the others. */
+static warm_status sweep_outcome(const warm_sweep *s, warm_error *err) {
+    char names[512] = "";
+    int failed = 0;
+    size_t used = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->members[i].status != WARM_MEMBER_DONE) {
+            failed++;
+            if (used < sizeof names - 16)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%02d", failed > 1 ? ", " : "",
+                                         s->members[i].index);
+        }
+    if (!failed) return WARM_OK;
+    return warm_error_set(err, WARM_ERR_IO, "%d of %d members failed (%s); see %s/member-XX/train.log, then run the "
+                          "same command again to retry them", failed, s->n, names, s->dir);
+}
+
+/* ---- ranks: a sweep under mpirun ---- */
+
+/* What a rank reports to rank 0 after a round of training or evaluation (member -1: nothing). */
+typedef struct {
+    int32_t member, code, has_val, has_ood;
+    double seconds;
+    warm_pair_metrics val, ood;
+} rank_report;
+
+/* Rank 0's member statuses to every rank. */
+static warm_status share_statuses(warm_sweep *s, warm_dist *d, warm_error *err) {
+    int32_t *st = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *st);
+    if (!st) return warm_error_set(err, WARM_ERR_NOMEM, "sweep: out of memory");
+    for (int i = 0; i < s->n; i++) st[i] = (int32_t)s->members[i].status;
+    warm_status r = warm_dist_bcast(d, st, (size_t)s->n * sizeof *st, 0, err);
+    for (int i = 0; i < s->n && !r; i++) s->members[i].status = (warm_member_status)st[i];
+    free(st);
+    return r;
+}
+
+/* Gathers one report per rank on rank 0, which records them (training: finish_member; evaluation: the
+ * metrics) and rewrites the manifest; every rank returns rank 0's status. */
+static warm_status gather_round(warm_sweep *s, warm_dist *d, const rank_report *mine, int evaluation,
+                                const warm_sweep_run_config *rc, warm_error *err) {
+    int R = warm_dist_size(d), me = warm_dist_rank(d);
+    rank_report *all = me == 0 ? calloc((size_t)R, sizeof *all) : NULL;
+    warm_status st = me == 0 && !all ? warm_error_set(err, WARM_ERR_NOMEM, "sweep: out of memory") : WARM_OK;
+    st = warm_dist_agree(d, st, err);
+    if (!st) st = warm_dist_gather(d, mine, sizeof *mine, all, 0, err);
+    for (int r = 0; me == 0 && !st && r < R; r++) {
+        const rank_report *e = &all[r];
+        if (e->member < 0) continue;
+        warm_sweep_member *mb = &s->members[e->member];
+        if (!evaluation) {
+            st = finish_member(s, e->member, e->code, e->seconds, 0, rc, err);
+            continue;
+        }
+        mb->has_val = e->has_val;
+        mb->has_ood = e->has_ood;
+        mb->val = e->val;
+        mb->ood = e->ood;
+        mb->status = WARM_MEMBER_DONE;
+        log_eval(mb, rc->log);
+    }
+    if (me == 0 && !st && evaluation) st = warm_sweep_save(s, err);
+    free(all);
+    return warm_dist_agree(d, st, err);
+}
+
+/* Trains the pending and failed members in rounds: group g of k ranks trains todo[round * G + g]. */
+static warm_status train_rounds(warm_sweep *s, const warm_sweep_run_config *rc, warm_dist *group, int color,
+                                int G, warm_error *err) {
+    int *todo = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *todo), nt = 0;
+    if (!todo) return warm_error_set(err, WARM_ERR_NOMEM, "sweep: out of memory");
+    for (int i = 0; i < s->n; i++)
+        if (s->members[i].status == WARM_MEMBER_PENDING || s->members[i].status == WARM_MEMBER_FAILED) todo[nt++] = i;
+    warm_status st = WARM_OK;
+    for (int round = 0; !st && round * G < nt; round++) {
+        rank_report mine;
+        memset(&mine, 0, sizeof mine);
+        mine.member = -1;
+        for (int g = 0; g < G && round * G + g < nt; g++) log_start(s, todo[round * G + g], 0, rc);
+        int k = round * G + color;
+        if (color < G && k < nt) {
+            int i = todo[k];
+            char **argv = warm_sweep_member_argv(s, i, rc->exe ? rc->exe : "warm");
+            double t0 = warm_time_now();
+            int code = argv ? rc->run_member(rc->run_ctx, s, i, argv, group) : 255;
+            warm_sweep_argv_free(argv);
+            if (warm_dist_rank(group) == 0) {
+                mine.member = i;
+                mine.code = code;
+                mine.seconds = warm_time_now() - t0;
+            }
+        }
+        st = gather_round(s, rc->dist, &mine, 0, rc, err);
+    }
+    free(todo);
+    return st;
+}
+
+/* Evaluates the trained members, member j of the list on rank j mod R. */
+static warm_status evaluate_spread(warm_sweep *s, const warm_sweep_run_config *rc, warm_error *err) {
+    warm_dist *d = rc->dist;
+    int R = warm_dist_size(d), me = warm_dist_rank(d), nl = 0;
+    warm_status st = share_statuses(s, d, err);
+    int *list = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *list);
+    if (!st && !list) st = warm_error_set(err, WARM_ERR_NOMEM, "sweep: out of memory");
+    for (int i = 0; !st && i < s->n; i++)
+        if (s->members[i].status == WARM_MEMBER_TRAINED) list[nl++] = i;
+    eval_data e;
+    memset(&e, 0, sizeof e);
+    warm_sweep_run_config quiet = *rc;
+    quiet.log = NULL; /* rank 0 logs what it gathers */
+    for (int j0 = 0; !st && j0 < nl; j0 += R) {
+        rank_report mine;
+        memset(&mine, 0, sizeof mine);
+        mine.member = -1;
+        warm_status mst = WARM_OK;
+        if (j0 + me < nl) {
+            int i = list[j0 + me];
+            mst = evaluate_member(s, i, &quiet, &e, err);
+            const warm_sweep_member *mb = &s->members[i];
+            mine = (rank_report){i, 0, mb->has_val, mb->has_ood, 0.0, mb->val, mb->ood};
+        }
+        st = warm_dist_agree(d, mst, err);
+        if (!st) st = gather_round(s, d, &mine, 1, rc, err);
+    }
+    eval_data_free(&e);
+    free(list);
+    return st;
+}
+
+static warm_status sweep_run_ranks(warm_sweep *s, const warm_sweep_run_config *rc, warm_error *err) {
+    warm_dist *d = rc->dist;
+    if (!rc->run_member)
+        return warm_error_set(err, WARM_ERR_ARG, "sweep: over ranks, members train in-process: run_member is needed");
+    int R = warm_dist_size(d), me = warm_dist_rank(d);
+    int k = s->n > 0 && R >= s->n ? R / s->n : 1, G = R / k, color = me < G * k ? me / k : G;
+    warm_dist *group = NULL;
+    warm_status st = share_statuses(s, d, err);
+    if (!st) st = warm_dist_split(d, color, &group, err);
+    if (!st && rc->log)
+        fprintf(rc->log, "sweep: %d ranks: %d member%s at a time, %d rank%s each%s\n", R, G, G > 1 ? "s" : "", k,
+                k > 1 ? "s (data parallel)" : "", R > G * k ? "; the other ranks wait" : "");
+    if (!st) st = train_rounds(s, rc, group, color, G, err);
+    warm_dist_free(group);
+    if (!st) st = evaluate_spread(s, rc, err);
+    if (!st && me == 0) st = sweep_outcome(s, err);
+    return warm_dist_agree(d, st, err);
+}
+
 warm_status warm_sweep_run(warm_sweep *s, const warm_sweep_run_config *rc, warm_error *err) {
+    if (warm_dist_size(rc->dist) > 1) return sweep_run_ranks(s, rc, err);
     if (!rc->run_member && !rc->exe) return warm_error_set(err, WARM_ERR_ARG, "sweep: no warm binary to run");
     int jobs = rc->run_member ? 1 : (rc->jobs > 0 ? rc->jobs : 1);
     int *queue = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *queue), nq = 0, qi = 0, nrun = 0;
@@ -834,21 +994,7 @@ warm_status warm_sweep_run(warm_sweep *s, const warm_sweep_run_config *rc, warm_
         warm_sweep_save(s, &ignore);
         st = warm_error_set(err, WARM_ERR_IO, "interrupted; run the same command again to continue");
     }
-    if (!st) {
-        char names[512] = "";
-        int failed = 0;
-        size_t used = 0;
-        for (int i = 0; i < s->n; i++)
-            if (s->members[i].status != WARM_MEMBER_DONE) {
-                failed++;
-                if (used < sizeof names - 16)
-                    used += (size_t)snprintf(names + used, sizeof names - used, "%s%02d", failed > 1 ? ", " : "",
-                                             s->members[i].index);
-            }
-        if (failed)
-            st = warm_error_set(err, WARM_ERR_IO, "%d of %d members failed (%s); see %s/member-XX/train.log, "
-                                "then run the same command again to retry them", failed, s->n, names, s->dir);
-    }
+    if (!st) st = sweep_outcome(s, err);
     eval_data_free(&e);
     child_env_free(env);
     free(queue);

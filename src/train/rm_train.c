@@ -6,6 +6,16 @@
  * Determinism: the data order is warm_order(n, seed) (a pure function of seed and epoch) and the dropout key
  * of step s is warm_hash64(seed, s), so a run resumed from last.* draws exactly the batches and masks the
  * uninterrupted run would have drawn, and the result is bit-identical.
+ *
+ * Data parallel (c->dist with R > 1 ranks): every rank keeps the whole model and the whole data order, takes
+ * the same batch, and computes the BT step of its part of the pairs, [r*P/R, (r+1)*P/R), with the whole
+ * batch's loss scale and dropout masks (warm_trainer_bt_step_part); the gradients are summed over the ranks
+ * (warm_dist_reducer: buckets started from the backward pass), and every rank applies the same AdamW step,
+ * so the weights stay identical on every rank (checked at every resumable save: a hash of the weights
+ * against rank 0's). The result equals the one-process run's up to the summation order of the gradients
+ * (docs/scale.md states and tests/test_dist.c checks the tolerance). Validation splits the pairs the same
+ * way and sums the statistics. Rank 0 alone locks, reads last.* (and sends it to the others) and writes
+ * the directory; every failure is shared (warm_dist_agree), so all ranks stop together.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -36,6 +46,8 @@ warm_rm_train_config warm_rm_train_default(void) {
     c.opt.grad_clip = 1.0f;
     c.opt.schedule = 2;
     c.opt.min_lr_frac = 0.0f;
+    c.bucket_floats = (size_t)25 << 18; /* 25 MiB of floats */
+    c.overlap = 1;
     return c;
 }
 
@@ -102,36 +114,46 @@ static void buffers_free(bt_buffers *b) {
 
 static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
+/* Sums over validated pairs: loss, strict and tie-inclusive hits, margin, reward sum, pairs. */
+enum { VS_LOSS, VS_GT, VS_GE, VS_MARGIN, VS_REWARD, VS_N, VS_COUNT };
+
+/* Validation of the first n pairs of idx (at most max_pairs, <= 0: all), P pairs per forward. With d of R
+ * ranks, rank r scores its share [r*n'/R, (r+1)*n'/R) of the n' pairs and the sums are added over the ranks. */
 static warm_status validate_with(warm_trainer *tr, const warm_prefs *d, const int64_t *idx, int64_t n, int P,
-                                 int max_batches, int use_margins, bt_buffers *b, warm_rm_val_stats *out,
-                                 warm_error *err) {
+                                 int64_t max_pairs, int use_margins, bt_buffers *b, warm_dist *dist,
+                                 warm_rm_val_stats *out, warm_error *err) {
     memset(out, 0, sizeof *out);
-    double loss = 0, gt = 0, ge = 0, mg = 0, rs = 0;
-    int64_t seen = 0;
-    int nb = 0;
-    for (int64_t i = 0; i < n && (max_batches <= 0 || nb < max_batches); i += P, nb++) {
-        int k = (int)(n - i < P ? n - i : P), T;
-        warm_status s = warm_prefs_batch(d, idx + i, k, 0, b->tokens, b->lengths, b->margins, &T, err);
-        if (s) return s;
+    double sum[VS_COUNT] = {0};
+    if (max_pairs > 0 && n > max_pairs) n = max_pairs;
+    int64_t R = warm_dist_size(dist), me = warm_dist_rank(dist), lo = me * n / R, hi = (me + 1) * n / R;
+    warm_status s = WARM_OK;
+    for (int64_t i = lo; i < hi && !s; i += P) {
+        int k = (int)(hi - i < P ? hi - i : P), T;
+        s = warm_prefs_batch(d, idx + i, k, 0, b->tokens, b->lengths, b->margins, &T, err);
+        if (s) break;
         warm_trainer_bt_step(tr, b->tokens, b->lengths, k, T, NULL, 0.0f, 0, 0, 0, b->rewards);
         for (int p = 0; p < k; p++) {
             float rc = b->rewards[p], rr = b->rewards[k + p];
             double dm = (double)rc - (double)rr - (use_margins ? (double)b->margins[p] : 0.0);
-            loss += log1p_exp(-dm);
-            gt += rc > rr;
-            ge += rc >= rr;
-            mg += (double)rc - (double)rr;
-            rs += (double)rc + (double)rr;
+            sum[VS_LOSS] += log1p_exp(-dm);
+            sum[VS_GT] += rc > rr;
+            sum[VS_GE] += rc >= rr;
+            sum[VS_MARGIN] += (double)rc - (double)rr;
+            sum[VS_REWARD] += (double)rc + (double)rr;
         }
-        seen += k;
+        sum[VS_N] += k;
     }
-    out->n = seen;
+    s = warm_dist_agree(dist, s, err);
+    if (!s) s = warm_dist_allreduce_f64(dist, sum, VS_COUNT, WARM_DIST_SUM, err);
+    if (s) return s;
+    double seen = sum[VS_N];
+    out->n = (int64_t)seen;
     if (seen > 0) {
-        out->loss = (float)(loss / (double)seen);
-        out->acc_gt = (float)(gt / (double)seen);
-        out->acc_ge = (float)(ge / (double)seen);
-        out->margin = (float)(mg / (double)seen);
-        out->reward_mean = (float)(rs / (2.0 * (double)seen));
+        out->loss = (float)(sum[VS_LOSS] / seen);
+        out->acc_gt = (float)(sum[VS_GT] / seen);
+        out->acc_ge = (float)(sum[VS_GE] / seen);
+        out->margin = (float)(sum[VS_MARGIN] / seen);
+        out->reward_mean = (float)(sum[VS_REWARD] / (2.0 * seen));
     }
     return WARM_OK;
 }
@@ -145,7 +167,7 @@ warm_status warm_rm_validate(warm_model *m, const warm_prefs *d, const int64_t *
     bt_buffers b = {0};
     warm_status s = warm_trainer_init(&tr, m, 2 * batch, d->max_seq, 0, err);
     if (!s) s = buffers_init(&b, batch, d->max_seq, err);
-    if (!s) s = validate_with(tr, d, idx, n, batch, 0, use_margins, &b, out, err);
+    if (!s) s = validate_with(tr, d, idx, n, batch, 0, use_margins, &b, NULL, out, err);
     buffers_free(&b);
     warm_trainer_free(tr);
     return s;
@@ -331,6 +353,61 @@ static warm_bt_stats interval_mean(const interval_acc *a) {
     return s;
 }
 
+/* ---- ranks (data parallel) ---- */
+
+/* Rank 0 writes; the others wait for its verdict (every rank returns the same status). */
+static warm_status lead_save(const warm_model *m, const warm_order *o, const char *name,
+                             const warm_rm_train_config *c, warm_error *err) {
+    warm_status s = WARM_OK;
+    if (warm_dist_rank(c->dist) == 0) s = name ? save_named(m, name, c, err) : save_resumable(m, o, c, err);
+    return warm_dist_agree(c->dist, s, err);
+}
+
+/* FNV-1a over the weights' bytes: equal on every rank while the ranks agree. */
+static uint64_t weights_hash(const warm_model *m) {
+    const unsigned char *b = (const unsigned char *)m->params;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < m->n_params * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Every rank must hold rank 0's weights (the allreduce gave every rank the same sums). */
+static warm_status check_in_sync(const warm_model *m, const warm_rm_train_config *c, warm_error *err) {
+    if (warm_dist_size(c->dist) < 2) return WARM_OK;
+    uint64_t mine = weights_hash(m), lead = mine;
+    warm_status s = warm_dist_bcast(c->dist, &lead, sizeof lead, 0, err);
+    if (!s && mine != lead)
+        s = warm_error_set(err, WARM_ERR_MISMATCH, "rm: after step %lld the weights of rank %d differ from rank 0's "
+                           "(the gradient allreduce did not give every rank the same sums)", (long long)m->step,
+                           warm_dist_rank(c->dist));
+    return warm_dist_agree(c->dist, s, err);
+}
+
+/* What rank 0 found in the run directory, sent to the others with its last.* weights and moments. */
+typedef struct {
+    int64_t resumed_from, step, epoch, pos;
+    int32_t restarted, already_done;
+} resume_head;
+
+static warm_status share_resume(warm_model *m, warm_order *o, warm_rm_train_result *res, int *already_done,
+                                const warm_rm_train_config *c, warm_error *err) {
+    resume_head h = {res->resumed_from, m->step, o->epoch, o->pos, res->restarted, *already_done};
+    warm_status s = warm_dist_bcast(c->dist, &h, sizeof h, 0, err);
+    if (!s && h.resumed_from > 0) s = warm_dist_bcast(c->dist, m->params, m->n_params * sizeof(float), 0, err);
+    if (!s && h.resumed_from > 0) s = warm_dist_bcast(c->dist, m->m, m->n_params * sizeof(float), 0, err);
+    if (!s && h.resumed_from > 0) s = warm_dist_bcast(c->dist, m->v, m->n_params * sizeof(float), 0, err);
+    if (!s && warm_dist_rank(c->dist) != 0) {
+        res->resumed_from = h.resumed_from;
+        res->restarted = h.restarted;
+        *already_done = h.already_done;
+        m->step = h.step;
+        s = warm_order_seek(o, h.epoch, h.pos, err);
+    }
+    return warm_dist_agree(c->dist, s, err);
+}
+
+static void reducer_ready(void *ctx, size_t from) { warm_dist_reducer_ready(ctx, from); }
+
 /* ---- the loop ---- */
 
 typedef struct {
@@ -340,6 +417,7 @@ typedef struct {
     int64_t *rows;
     FILE *metrics;
     int lock_fd;
+    warm_dist_reducer *red; /* data parallel: the gradient sums (NULL alone) */
 } rm_run;
 
 static void run_free(rm_run *r) {
@@ -347,6 +425,7 @@ static void run_free(rm_run *r) {
     buffers_free(&r->buf);
     warm_trainer_free(r->tr);
     warm_order_free(&r->order);
+    warm_dist_reducer_free(r->red);
     free(r->rows);
     if (r->lock_fd >= 0) close(r->lock_fd);
 }
@@ -364,26 +443,102 @@ static warm_status check_config(const warm_model *m, const warm_prefs *train, co
     return WARM_OK;
 }
 
-/* One optimiser step on the next batch; accumulates statistics into acc and tokens. */
+/* One optimiser step on the next batch; accumulates statistics into acc and tokens. Data parallel: this rank's
+ * part of the batch, statistics as its share of the batch means (summed over the ranks when logged). */
 static warm_status train_step(warm_model *m, rm_run *r, const warm_prefs *train, const int64_t *tidx,
                               const warm_rm_train_config *c, const warm_adamw_config *opt, interval_acc *acc,
                               double *tokens, float *lr, float *gnorm, warm_error *err) {
     warm_order_take(&r->order, tidx, r->rows, c->batch);
-    int T;
-    warm_status s = warm_prefs_batch(train, r->rows, c->batch, 0, r->buf.tokens, r->buf.lengths, r->buf.margins, &T,
-                                     err);
+    int T, P = c->batch, R = warm_dist_size(c->dist), me = warm_dist_rank(c->dist);
+    warm_status s = warm_prefs_batch(train, r->rows, P, 0, r->buf.tokens, r->buf.lengths, r->buf.margins, &T, err);
     if (s) return s;
     uint64_t key = warm_hash64(c->seed, (uint64_t)m->step);
-    warm_bt_stats st = warm_trainer_bt_step(r->tr, r->buf.tokens, r->buf.lengths, c->batch, T,
-                                            c->use_margins ? r->buf.margins : NULL, c->center, 1, key, 1, NULL);
+    const float *margins = c->use_margins ? r->buf.margins : NULL;
+    warm_bt_stats st;
+    if (R < 2) {
+        st = warm_trainer_bt_step(r->tr, r->buf.tokens, r->buf.lengths, P, T, margins, c->center, 1, key, 1, NULL);
+    } else {
+        int p0 = (int)((int64_t)me * P / R), p1 = (int)((int64_t)(me + 1) * P / R);
+        st = warm_trainer_bt_step_part(r->tr, r->buf.tokens, r->buf.lengths, P, T, p0, p1, margins, c->center, 1, key,
+                                       1, NULL);
+        float share = (float)(p1 - p0) / (float)P;
+        st.loss *= share;
+        st.accuracy *= share;
+        st.margin *= share;
+        st.reward_mean *= share;
+        s = warm_dist_reducer_finish(r->red, err);
+        if (s) return s;
+    }
     *lr = warm_lr_at(opt, m->step);
     *gnorm = warm_model_adamw_step(m, opt, 0);
-    if (!isfinite(st.loss) || !isfinite(*gnorm))
+    /* The norm is of the summed gradient, the same on every rank; a part's loss is checked once summed. */
+    if ((R < 2 && !isfinite(st.loss)) || !isfinite(*gnorm))
         return warm_error_set(err, WARM_ERR_ARG, "rm: loss %g / gradient norm %g at step %lld is not finite "
                               "(lower the learning rate?)", (double)st.loss, (double)*gnorm, (long long)m->step);
-    for (int b = 0; b < 2 * c->batch; b++) *tokens += r->buf.lengths[b];
+    for (int b = 0; b < 2 * P; b++) *tokens += r->buf.lengths[b];
     interval_add(acc, &st);
     return WARM_OK;
+}
+
+/* The interval's statistics over every rank (data parallel: the ranks' shares add up to the batch means). */
+static warm_status interval_sum(interval_acc *a, const warm_rm_train_config *c, int64_t step, warm_error *err) {
+    if (warm_dist_size(c->dist) < 2) return WARM_OK;
+    double sum[4] = {a->loss, a->acc, a->margin, a->rmean}, lo = a->rmin, hi = a->rmax;
+    warm_status s = warm_dist_allreduce_f64(c->dist, sum, 4, WARM_DIST_SUM, err);
+    if (!s) s = warm_dist_allreduce_f64(c->dist, &lo, 1, WARM_DIST_MIN, err);
+    if (!s) s = warm_dist_allreduce_f64(c->dist, &hi, 1, WARM_DIST_MAX, err);
+    a->loss = sum[0];
+    a->acc = sum[1];
+    a->margin = sum[2];
+    a->rmean = sum[3];
+    a->rmin = (float)lo;
+    a->rmax = (float)hi;
+    if (!s && !isfinite(a->loss))
+        s = warm_error_set(err, WARM_ERR_ARG, "rm: mean loss %g up to step %lld is not finite (lower the learning "
+                           "rate?)", a->loss, (long long)step);
+    return s;
+}
+
+/* Pairs of a rank's part of a batch, at most: ceil(batch / R) (the batch alone). */
+static int part_max(const warm_rm_train_config *c) {
+    int R = warm_dist_size(c->dist);
+    return (c->batch + R - 1) / R;
+}
+
+/* Validation on the ranks of c->dist, a part of a batch per forward, capped at eval_batches batches. */
+static warm_status validate_run(rm_run *r, const warm_prefs *val, const int64_t *vidx, int64_t nv,
+                                const warm_rm_train_config *c, warm_rm_val_stats *out, warm_error *err) {
+    int64_t cap = c->eval_batches > 0 ? (int64_t)c->eval_batches * c->batch : 0;
+    return validate_with(r->tr, val, vidx, nv, part_max(c), cap, c->use_margins, &r->buf, c->dist, out, err);
+}
+
+/* Directory, lock, buffers and the resume point: rank 0 owns the directory, every rank the rest. */
+static warm_status run_setup(warm_model *m, rm_run *r, const warm_prefs *train, int64_t nt, const warm_prefs *val,
+                             int64_t nv, const warm_rm_train_config *c, warm_rm_train_result *res, int *already_done,
+                             warm_error *err) {
+    int lead = warm_dist_rank(c->dist) == 0;
+    warm_status s = lead ? warm_mkdir_p(c->out_dir, err) : WARM_OK;
+    if (!s && lead) s = warm_rm_lock_dir(c->out_dir, &r->lock_fd, err);
+    int Tmax = train->max_seq;
+    if (nv > 0 && val->max_seq > Tmax) Tmax = val->max_seq;
+    r->rows = malloc((size_t)c->batch * sizeof *r->rows);
+    if (!s && !r->rows) s = warm_error_set(err, WARM_ERR_NOMEM, "rm: out of memory");
+    if (!s) s = warm_model_alloc_train(m, err);
+    if (!s) s = warm_order_init(&r->order, nt, c->seed, 1, err);
+    /* Data parallel: a rank's part is at most ceil(P / R) pairs, and its activations are sized for that. */
+    if (!s) s = warm_trainer_init(&r->tr, m, 2 * part_max(c), Tmax, 0, err);
+    if (!s) s = buffers_init(&r->buf, c->batch, Tmax, err);
+    if (!s && warm_dist_size(c->dist) > 1) {
+        s = warm_dist_reducer_init(&r->red, c->dist, m->grads, m->n_params, c->bucket_floats, c->overlap, err);
+        if (!s) warm_trainer_set_grad_ready(r->tr, reducer_ready, r->red);
+    }
+    if (!s && lead && c->resume) s = try_resume(m, &r->order, c, &res->resumed_from, &res->restarted, err);
+    if (!s && res->resumed_from == 0) m->step = 0;
+    char final_path[PATH_CAP];
+    snprintf(final_path, sizeof final_path, "%s/final.safetensors", c->out_dir);
+    *already_done = lead && res->resumed_from >= c->steps && warm_file_exists(final_path);
+    s = warm_dist_agree(c->dist, s, err);
+    return s ? s : warm_dist_size(c->dist) > 1 ? share_resume(m, &r->order, res, already_done, c, err) : WARM_OK;
 }
 
 warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t *tidx, int64_t nt,
@@ -392,43 +547,32 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
     memset(res, 0, sizeof *res);
     if (!val) nv = 0;
     warm_status s = check_config(m, train, val, c, err);
-    if (!s) s = warm_mkdir_p(c->out_dir, err);
     if (s) return s;
+    int lead = warm_dist_rank(c->dist) == 0, already_done = 0;
     rm_run r;
     memset(&r, 0, sizeof r);
     r.lock_fd = -1;
-    s = warm_rm_lock_dir(c->out_dir, &r.lock_fd, err);
-    char final_path[PATH_CAP], mpath[PATH_CAP];
-    snprintf(final_path, sizeof final_path, "%s/final.safetensors", c->out_dir);
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
-    int Tmax = train->max_seq;
-    if (nv > 0 && val->max_seq > Tmax) Tmax = val->max_seq;
-    r.rows = malloc((size_t)c->batch * sizeof *r.rows);
-    if (!s && !r.rows) s = warm_error_set(err, WARM_ERR_NOMEM, "rm: out of memory");
-    if (!s) s = warm_model_alloc_train(m, err);
-    if (!s) s = warm_order_init(&r.order, nt, c->seed, 1, err);
-    if (!s) s = warm_trainer_init(&r.tr, m, 2 * c->batch, Tmax, 0, err);
-    if (!s) s = buffers_init(&r.buf, c->batch, Tmax, err);
-    if (!s && c->resume) s = try_resume(m, &r.order, c, &res->resumed_from, &res->restarted, err);
-    if (!s && res->resumed_from == 0) m->step = 0;
-    if (!s && res->resumed_from >= c->steps && warm_file_exists(final_path)) {
+    s = run_setup(m, &r, train, nt, val, nv, c, res, &already_done, err);
+    if (!s && already_done) {
         res->already_done = 1;
         res->steps_done = m->step;
         run_free(&r);
         return WARM_OK;
     }
     if (!s && nv > 0 && res->resumed_from == 0)
-        s = validate_with(r.tr, val, vidx, nv, c->batch, c->eval_batches, c->use_margins, &r.buf, &res->val_first,
-                          err);
-    if (!s) {
+        s = validate_run(&r, val, vidx, nv, c, &res->val_first, err);
+    if (!s && lead) {
+        char mpath[PATH_CAP];
+        snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
         r.metrics = fopen(mpath, res->resumed_from ? "a" : "w");
         if (!r.metrics) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot open for writing: %s", mpath, strerror(errno));
     }
+    if (warm_dist_size(c->dist) > 1) s = warm_dist_agree(c->dist, s, err);
     if (!s && res->val_first.n > 0) val_line(r.metrics, 0, &res->val_first);
     warm_adamw_config opt = c->opt;
     opt.total_steps = (int)c->steps;
     warm_progress prog;
-    warm_progress_init(&prog, c->progress, "train-rm", c->steps);
+    warm_progress_init(&prog, lead ? c->progress : NULL, "train-rm", c->steps);
     double t0 = warm_time_now(), tokens = 0.0, tokens_total = 0.0;
     interval_acc acc;
     interval_reset(&acc);
@@ -439,6 +583,8 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
         if (s) break;
         int64_t step = m->step;
         if (c->log_every > 0 && (step % c->log_every == 0 || step == c->steps)) {
+            s = interval_sum(&acc, c, step, err);
+            if (s) break;
             res->last = interval_mean(&acc);
             tokens_total += tokens;
             double epoch = (double)step * c->batch / (double)nt;
@@ -454,7 +600,7 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
         }
         int last = step == c->steps;
         if (nv > 0 && ((c->eval_every > 0 && step % c->eval_every == 0) || last)) {
-            s = validate_with(r.tr, val, vidx, nv, c->batch, c->eval_batches, c->use_margins, &r.buf, &res->val, err);
+            s = validate_run(&r, val, vidx, nv, c, &res->val, err);
             if (!s) {
                 val_line(r.metrics, step, &res->val);
                 warm_progress_set_extra(&prog, "loss %.4f val acc %.3f", (double)res->last.loss,
@@ -464,20 +610,24 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
         if (!s && c->save_every > 0 && step % c->save_every == 0) {
             char name[64];
             snprintf(name, sizeof name, "step-%07lld.safetensors", (long long)step);
-            s = save_named(m, name, c, err);
+            s = lead_save(m, &r.order, name, c, err);
         }
-        if (!s && !last && step < stop_at && c->resume_every > 0 && step % c->resume_every == 0)
-            s = save_resumable(m, &r.order, c, err);
+        if (!s && !last && step < stop_at && c->resume_every > 0 && step % c->resume_every == 0) {
+            s = check_in_sync(m, c, err);
+            if (!s) s = lead_save(m, &r.order, NULL, c, err);
+        }
         warm_progress_update(&prog, step);
     }
     tokens_total += tokens;
-    if (!s) s = save_resumable(m, &r.order, c, err);
-    if (!s && m->step == c->steps) s = save_named(m, "final.safetensors", c, err);
+    if (!s) s = check_in_sync(m, c, err);
+    if (!s) s = lead_save(m, &r.order, NULL, c, err);
+    if (!s && m->step == c->steps) s = lead_save(m, &r.order, "final.safetensors", c, err);
     if (!s) warm_progress_finish(&prog);
     else warm_progress_clear(&prog);
     res->steps_done = m->step;
     res->seconds = warm_time_now() - t0;
     res->tokens_per_s = res->seconds > 0 ? tokens_total / res->seconds : 0;
+    res->allreduce_wait_s = warm_dist_reducer_wait_seconds(r.red);
     run_free(&r);
     return s;
 }
