@@ -11,10 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "test_util.h"
 #include "warm/rl.h"
@@ -282,6 +284,88 @@ static void test_learns_and_beta(void **state) {
     assert_true(tight.last_reward < free_run.last_reward - 0.4);     /* the KL term held it near the SFT policy */
 }
 
+/* Runs "cd dir && bin ARGS" quietly; returns the exit code. */
+static int sh(const char *bin, const char *dir, const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>&1", dir, bin, args);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static long file_bytes(const char *path, unsigned char **buf) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc((size_t)n + 1);
+    if (fread(*buf, 1, (size_t)n, f) != (size_t)n) n = -1;
+    fclose(f);
+    (*buf)[n > 0 ? n : 0] = 0;
+    return n;
+}
+
+/* warm rl on a generated task with an ensemble RM: a stopped and resumed run gives the same bytes as an
+ * uninterrupted one, the log has one row per step with the gold reward, bad --rm lists are usage errors. */
+static void test_cli_resume(void **state) {
+    (void)state;
+    char bin[600], dir[256];
+    if (!test_find_warm(bin, sizeof bin)) fail_msg("the warm binary of this build (%s) is missing: build it first", bin);
+    test_tmpdir(dir, sizeof dir);
+    assert_int_equal(sh(bin, dir, "task generate --seed 1 --n-pretrain 10 --n-sft 10 --n-sft-val 10 --n-prompts 30 "
+                                  "--n-val 10 --n-ood 10 --out task"), 0);
+    unsigned char *tj = NULL;
+    assert_true(file_bytes(strcat(strcpy((char[512]){0}, dir), "/task/tokenizer.json"), &tj) > 0);
+    cJSON *tjs = cJSON_Parse((const char *)tj);
+    int V = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tjs, "vocab"));
+    cJSON_Delete(tjs);
+    assert_true(V > 100);
+    free(tj);
+    char a[1024];
+    snprintf(a, sizeof a, "init --vocab %d --context 128 --layers 1 --heads 2 --width 16 --dropout 0 --seed 1 "
+                          "-o pol.safetensors", V);
+    assert_int_equal(sh(bin, dir, a), 0);
+    snprintf(a, sizeof a, "init --vocab %d --context 128 --layers 1 --heads 2 --width 16 --seed 2 -o r1.safetensors", V);
+    assert_int_equal(sh(bin, dir, a), 0);
+    snprintf(a, sizeof a, "init --vocab %d --context 128 --layers 1 --heads 2 --width 16 --seed 3 -o r2.safetensors", V);
+    assert_int_equal(sh(bin, dir, a), 0);
+    const char *base = "rl --task task --policy pol.safetensors --rm r1.safetensors,r2.safetensors:ens=mean "
+                       "--prompts task/prompts_train.jsonl --kl 0.05 --batch 2 --k 3 --max-new 8 --lr 1e-3 "
+                       "--save-every 2 -q";
+    snprintf(a, sizeof a, "%s --steps 4 -o straight", base);
+    assert_int_equal(sh(bin, dir, a), 0);
+    snprintf(a, sizeof a, "%s --steps 2 -o resumed", base);
+    assert_int_equal(sh(bin, dir, a), 0);
+    snprintf(a, sizeof a, "%s --steps 4 -o resumed", base);
+    assert_int_equal(sh(bin, dir, a), 0);
+    const char *files[] = {"final.safetensors", "last.state.safetensors", "step-000002.safetensors", "log.jsonl"};
+    for (int i = 0; i < 4; i++) {
+        char p1[512], p2[512];
+        unsigned char *b1 = NULL, *b2 = NULL;
+        snprintf(p1, sizeof p1, "%s/straight/%s", dir, files[i]);
+        snprintf(p2, sizeof p2, "%s/resumed/%s", dir, files[i]);
+        long n1 = file_bytes(p1, &b1), n2 = file_bytes(p2, &b2);
+        assert_true(n1 > 0);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(b1, b2, (size_t)n1);
+        if (i == 3) {
+            int rows = 0;
+            for (long j = 0; j < n1; j++) rows += b1[j] == '\n';
+            assert_int_equal(rows, 4);
+            assert_non_null(strstr((char *)b1, "\"gold\":"));
+            assert_non_null(strstr((char *)b1, "\"kl\":"));
+        }
+        free(b1);
+        free(b2);
+    }
+    assert_int_equal(sh(bin, dir, "rl --task task --policy pol.safetensors --rm r1.safetensors,,r2.safetensors "
+                                  "--prompts task/prompts_train.jsonl --kl 0.1 -o bad"), 2);
+    assert_int_equal(sh(bin, dir, "rl --task task --policy pol.safetensors --rm r1.safetensors:ens=max "
+                                  "--prompts task/prompts_train.jsonl --kl 0.1 -o bad"), 2);
+    assert_int_equal(sh(bin, dir, "rl --task task --policy pol.safetensors --rm missing.safetensors "
+                                  "--prompts task/prompts_train.jsonl --kl 0.1 -o bad"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loo),
@@ -289,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_kl_exact),
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_learns_and_beta),
+        cmocka_unit_test(test_cli_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
