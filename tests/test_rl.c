@@ -50,6 +50,11 @@ static void test_loo(void **state) {
     assert_true(fabs(a[0] - (1.0 - 4.0)) < 1e-12);
     assert_true(fabs(a[1] - (2.0 - 3.5)) < 1e-12);
     assert_true(fabs(a[2] - (6.0 - 1.5)) < 1e-12);
+    float ga[3] = {1, 2, 3}, gb[2] = {2, 0};
+    /* pairs: (1,2) 0 (1,0) 1 (2,2) .5 (2,0) 1 (3,2) 1 (3,0) 1 -> 4.5 / 6 */
+    assert_true(fabs(warm_rl_winrate(ga, 3, gb, 2) - 0.75) < 1e-12);
+    assert_true(fabs(warm_rl_winrate(gb, 2, ga, 3) - 0.25) < 1e-12);
+    assert_true(fabs(warm_rl_winrate(ga, 3, ga, 3) - 0.5) < 1e-12);
     warm_rl_norm nm = {0, 0, 0};
     float r[4] = {1, 2, 3, 4};
     warm_rl_norm_update(&nm, r, 4);
@@ -169,7 +174,7 @@ static void test_kl_exact(void **state) {
         for (int i = 0; i < N; i++) {
             double e = 0;
             for (int t = 0; t < olen[i]; t++) {
-                assert_true(fabsf(glp[i * M + t] - plp[i * M + t]) < 1e-4f);
+                assert_true(glp[i * M + t] == plp[i * M + t]); /* same bits: same expression */
                 e += (double)glp[i * M + t] - (double)rlp[i * M + t];
             }
             s += e;
@@ -357,6 +362,28 @@ static void test_cli_resume(void **state) {
         }
         free(b1);
         free(b2);
+    }
+    /* rl-eval: the SFT policy given again as a CKPT draws the same samples (same seeds): KL 0, win rate 1/2 and
+     * the same numbers as the SFT row; the trained policy differs from it. */
+    assert_int_equal(sh(bin, dir, "rl-eval --task task --sft pol.safetensors --rm r1.safetensors,r2.safetensors "
+                                  "--prompts task/prompts_val.jsonl --k 3 --max-new 8 straight/final.safetensors "
+                                  "pol.safetensors -o eval.csv"), 0);
+    {
+        char p1[512];
+        unsigned char *b = NULL;
+        snprintf(p1, sizeof p1, "%s/eval.csv", dir);
+        assert_true(file_bytes(p1, &b) > 0);
+        char *l0 = strchr((char *)b, '\n') + 1, *l1 = strchr(l0, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
+        assert_non_null(strstr((char *)b, "policy,proxy,kl,gold,winrate_vs_sft,winrate_vs_first\n"));
+        double v0[5], v1[5], v2[5];
+        assert_int_equal(sscanf(strchr(l0, ',') + 1, "%lf,%lf,%lf,%lf,%lf", &v0[0], &v0[1], &v0[2], &v0[3], &v0[4]), 5);
+        assert_int_equal(sscanf(strchr(l1, ',') + 1, "%lf,%lf,%lf,%lf,%lf", &v1[0], &v1[1], &v1[2], &v1[3], &v1[4]), 5);
+        assert_int_equal(sscanf(strchr(l2, ',') + 1, "%lf,%lf,%lf,%lf,%lf", &v2[0], &v2[1], &v2[2], &v2[3], &v2[4]), 5);
+        assert_true(v0[1] == 0.0 && v0[3] == 0.5);                             /* SFT vs itself */
+        for (int j = 0; j < 4; j++) assert_true(v2[j] == v0[j]);              /* pol.safetensors = SFT */
+        assert_true(v1[4] == 0.5);                                            /* first CKPT vs itself */
+        assert_true(v1[1] != 0.0);                                            /* the trained policy moved */
+        free(b);
     }
     assert_int_equal(sh(bin, dir, "rl --task task --policy pol.safetensors --rm r1.safetensors,,r2.safetensors "
                                   "--prompts task/prompts_train.jsonl --kl 0.1 -o bad"), 2);

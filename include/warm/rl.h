@@ -59,6 +59,13 @@ typedef struct {
     double lr;
 } warm_rl_stats;
 
+/*
+ * Oracle win rate of policy A over policy B on one prompt: the probability that a random sample of A has a
+ * higher gold reward than a random sample of B, ties counting 1/2, exact over the ka x kb pairs of their
+ * samples' gold rewards ga (ka), gb (kb).
+ */
+double warm_rl_winrate(const float *ga, int ka, const float *gb, int kb);
+
 /* Workspace of an RL run: the policy's trainer and the rollout buffers, for up to P prompts per step. */
 typedef struct warm_rl warm_rl;
 /* policy must have training arenas (warm_model_alloc_train); ref is the frozen SFT model (same vocabulary).

@@ -33,6 +33,14 @@ void warm_rl_loo(const double *R, int k, double *adv) {
     for (int i = 0; i < k; i++) adv[i] = R[i] - (sum - R[i]) / (double)(k - 1);
 }
 
+double warm_rl_winrate(const float *ga, int ka, const float *gb, int kb) {
+    WARM_CHECK(ka > 0 && kb > 0, "ka %d kb %d", ka, kb);
+    double w = 0.0;
+    for (int i = 0; i < ka; i++)
+        for (int j = 0; j < kb; j++) w += ga[i] > gb[j] ? 1.0 : ga[i] == gb[j] ? 0.5 : 0.0;
+    return w / ((double)ka * (double)kb);
+}
+
 struct warm_rl {
     warm_model *policy;
     const warm_model *ref;

@@ -101,6 +101,9 @@ warm_status cli_prompts_read(cli_prompts *s, const char *path, const warm_tokeni
                              int limit, warm_error *err);
 void cli_prompts_free(cli_prompts *s);
 
+/* Writes text (one or more lines; modified in place) atomically to path (temp file, fsync, rename). */
+warm_status cli_write_text(const char *path, char *text, warm_error *err);
+
 /* ---- figures (plot.c) ---- */
 
 /* Full path of an executable named prog on PATH, into buf; 0 when there is none. */
@@ -131,6 +134,7 @@ int cli_cmd_score(int argc, char **argv);
 int cli_cmd_lmc(int argc, char **argv);
 int cli_cmd_bon(int argc, char **argv);
 int cli_cmd_rl(int argc, char **argv);
+int cli_cmd_rl_eval(int argc, char **argv);
 int cli_cmd_toy(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);

@@ -258,23 +258,6 @@ static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) 
     return st;
 }
 
-/* Writes text (one or more lines) atomically to path. */
-static warm_status write_text(const char *path, char *text, warm_error *err) {
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    if (st) {
-        if (w) warm_jsonl_writer_abort(w);
-        return st;
-    }
-    return warm_jsonl_writer_commit(w, err);
-}
-
 /* OUT/pool.jsonl: one row per pool response (prompt_index, id, sample, response_ids, gold, proxy of every
  * selector; rewards as the float values the estimator used). */
 static warm_status write_pool(const bon_args *a, const bon_state *s, warm_error *err) {
@@ -326,7 +309,7 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
                                     q->n, q->kl, q->proxy_mean, q->control_mean, q->win_sft, q->win_ref);
         }
     snprintf(path, sizeof path, "%s/bon.csv", a->out);
-    st = write_text(path, csv, err);
+    st = cli_write_text(path, csv, err);
     free(csv);
     if (st) return st;
     /* JSON */
@@ -386,7 +369,7 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
     cJSON_Delete(root);
     if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory");
     snprintf(path, sizeof path, "%s/bon.json", a->out);
-    st = write_text(path, text, err);
+    st = cli_write_text(path, text, err);
     free(text);
     return st;
 }

@@ -382,3 +382,163 @@ int cli_cmd_rl(int argc, char **argv) {
     warm_opts_free(&cmd, &res);
     return st == WARM_OK ? CLI_EXIT_OK : cli_fail("rl", &err);
 }
+
+/* ---- warm rl-eval --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *task, *sft, *rm, *prompts, *out;
+    int k, max_new, limit, max_rows;
+    double lambda;
+    int64_t seed;
+} rle_args;
+
+/* k samples per prompt from model m (prompt p's RNG seeded from (seed, p): the same streams for every policy),
+ * their mean proxy reward, KL to sft and gold; gold (P*k) kept for the win rates. */
+static warm_status rle_policy(const rle_args *a, const warm_model *m, const warm_model *sft, const cli_prompts *pr,
+                              rm_ctx *rc, warm_task_world *world, int32_t eos, float *gold, double out[3],
+                              warm_error *err) {
+    int k = a->k, M = a->max_new;
+    int32_t *resp = malloc((size_t)k * M * sizeof *resp);
+    float *lp = malloc((size_t)k * M * sizeof *lp), *lq = malloc((size_t)k * M * sizeof *lq);
+    float *r = malloc((size_t)k * sizeof *r);
+    int *lens = malloc((size_t)k * sizeof *lens);
+    warm_status st = resp && lp && lq && r && lens ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
+    warm_sampler smp = {1.0f, 0, 1.0f};
+    out[0] = out[1] = out[2] = 0.0;
+    for (int p = 0; !st && p < pr->P; p++) {
+        const int32_t *x = pr->ids.v + pr->off[p];
+        warm_rng rng;
+        warm_rng_seed(&rng, warm_hash64((uint64_t)a->seed, (uint64_t)p));
+        st = warm_generate(m, x, pr->len[p], k, M, &smp, eos, &rng, resp, lp, lens, err);
+        if (!st) st = warm_decode_logprobs(sft, x, pr->len[p], resp, M, lens, k, lq, err);
+        if (!st) st = rm_reward(rc, x, pr->len[p], resp, M, lens, k, r, err);
+        if (!st) st = gold_reward(world, x, pr->len[p], resp, M, lens, k, gold + (size_t)p * k, err);
+        for (int i = 0; !st && i < k; i++) {
+            out[0] += (double)r[i];
+            for (int t = 0; t < lens[i]; t++) out[1] += (double)lp[(size_t)i * M + t] - (double)lq[(size_t)i * M + t];
+            out[2] += (double)gold[(size_t)p * k + i];
+        }
+        if (st) warm_error_prefix(err, "prompt %d", p + 1);
+    }
+    for (int j = 0; j < 3; j++) out[j] /= (double)pr->P * k;
+    free(resp); free(lp); free(lq); free(r); free(lens);
+    return st;
+}
+
+static double rle_winrate(const float *ga, const float *gb, int P, int k) {
+    double w = 0.0;
+    for (int p = 0; p < P; p++) w += warm_rl_winrate(ga + (size_t)p * k, k, gb + (size_t)p * k, k);
+    return w / P;
+}
+
+static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int n_pol, warm_error *err) {
+    warm_model sft;
+    memset(&sft, 0, sizeof sft);
+    rm_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.spec = *spec;
+    memset(spec, 0, sizeof *spec);
+    rc.lambda = (float)a->lambda;
+    cli_prompts pr;
+    memset(&pr, 0, sizeof pr);
+    warm_task_world *world = NULL;
+    float **gold = calloc((size_t)n_pol + 1, sizeof *gold);
+    double (*m)[3] = calloc((size_t)n_pol + 1, sizeof *m);
+    char *csv = NULL;
+    warm_status st = gold && m ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+    if (!st) st = warm_task_load(&world, a->task, err);
+    if (!st) st = warm_model_load(&sft, a->sft, 1, err);
+    if (!st) st = cli_prompts_read(&pr, a->prompts, warm_task_tokenizer(world), sft.cfg.n_positions, a->max_new,
+                                   a->limit, err);
+    if (!st) st = rm_ctx_load(&rc, sft.cfg.vocab_size, a->k, a->max_rows, a->k * a->max_new, err);
+    int32_t eos = world ? warm_tok_eos(warm_task_tokenizer(world)) : 0;
+    for (int q = 0; !st && q <= n_pol; q++) {
+        warm_model pm;
+        memset(&pm, 0, sizeof pm);
+        if (!(gold[q] = malloc((size_t)pr.P * a->k * sizeof(float)))) {
+            st = warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+            break;
+        }
+        st = q == 0 ? WARM_OK : warm_model_load(&pm, pol[q - 1], 1, err);
+        if (!st && q > 0 && pm.cfg.vocab_size != sft.cfg.vocab_size)
+            st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary %d, the SFT policy %d", pol[q - 1],
+                                pm.cfg.vocab_size, sft.cfg.vocab_size);
+        if (!st) st = rle_policy(a, q == 0 ? &sft : &pm, &sft, &pr, &rc, world, eos, gold[q], m[q], err);
+        warm_model_free(&pm);
+    }
+    size_t cap = 256 + (size_t)(n_pol + 1) * 4400, len = 0;
+    if (!st && !(csv = malloc(cap))) st = warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+    if (!st) {
+        len += (size_t)snprintf(csv + len, cap - len, "policy,proxy,kl,gold,winrate_vs_sft,winrate_vs_first\n");
+        for (int q = 0; q <= n_pol; q++)
+            len += (size_t)snprintf(csv + len, cap - len, "%s,%.17g,%.17g,%.17g,%.17g,%.17g\n",
+                                    q == 0 ? a->sft : pol[q - 1], m[q][0], m[q][1], m[q][2],
+                                    rle_winrate(gold[q], gold[0], pr.P, a->k),
+                                    rle_winrate(gold[q], gold[n_pol > 0 ? 1 : 0], pr.P, a->k));
+        fputs(csv, stdout);
+        st = cli_write_text(a->out, csv, err);
+    }
+    free(csv);
+    for (int q = 0; gold && q <= n_pol; q++) free(gold[q]);
+    free(gold);
+    free(m);
+    cli_prompts_free(&pr);
+    rm_ctx_free(&rc);
+    warm_model_free(&sft);
+    warm_task_free(world);
+    return st;
+}
+
+int cli_cmd_rl_eval(int argc, char **argv) {
+    rle_args a;
+    memset(&a, 0, sizeof a);
+    warm_opt opts[] = {
+        {.name = "task", .kind = WARM_OPT_STRING, .dest = &a.task, .metavar = "DIR", .required = 1,
+         .help = "embedded task: tokenizer and gold (control) reward"},
+        {.name = "sft", .kind = WARM_OPT_STRING, .dest = &a.sft, .metavar = "CKPT", .required = 1,
+         .help = "the SFT policy: KL reference and the first row"},
+        {.name = "rm", .kind = WARM_OPT_STRING, .dest = &a.rm, .metavar = "RM[,RM...][:ens=K]", .required = 1,
+         .help = "proxy reward, as in warm rl"},
+        {.name = "prompts", .kind = WARM_OPT_STRING, .dest = &a.prompts, .metavar = "JSONL", .required = 1,
+         .help = "held-out prompts"},
+        {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "CSV", .required = 1,
+         .help = "output table (also printed)"},
+        {.name = "k", .kind = WARM_OPT_INT, .dest = &a.k, .min = 1, .max = 4096, .def = "8",
+         .help = "samples per prompt and policy"},
+        {.name = "max-new", .kind = WARM_OPT_INT, .dest = &a.max_new, .min = 1, .max = 65536, .def = "32",
+         .help = "tokens per response at most"},
+        {.name = "limit", .kind = WARM_OPT_INT, .dest = &a.limit, .min = 0, .max = 1 << 30, .def = "0",
+         .help = "use the first N prompts (0: all)"},
+        {.name = "seed", .kind = WARM_OPT_INT64, .dest = &a.seed, .min = 0, .max = 9e18, .def = "1",
+         .help = "sampling (the same streams for every policy)"},
+        {.name = "lambda", .kind = WARM_OPT_DOUBLE, .dest = &a.lambda, .min = 0, .max = 1000, .def = "1",
+         .help = "lambda of ens=mean-std"},
+        {.name = "max-rows", .kind = WARM_OPT_INT, .dest = &a.max_rows, .min = 0, .max = 1 << 24, .def = "0",
+         .help = "scorer rows per forward (0: default)"},
+    };
+    warm_opts_cmd cmd = {
+        .prog = "warm", .name = "rl-eval", .args = "CKPT...", .min_args = 1, .max_args = WARM_OPTS_UNLIMITED,
+        .desc = "Evaluates RL policies (e.g. the step-N checkpoints of warm rl runs) on held-out prompts: k samples "
+                "per prompt at temperature 1, mean proxy reward, KL to the SFT policy (sum of per-token "
+                "log-ratios), mean gold reward, and oracle win rates by the gold reward (a random sample of the "
+                "row's policy vs one of the SFT policy / of the first CKPT, exact over the k x k pairs per "
+                "prompt, ties 1/2). The SFT policy is the first row.",
+        .opts = opts, .nopts = CLI_NOPTS(opts),
+        .epilog = "example: warm rl-eval --task task --sft sft/final.safetensors --rm warm.safetensors \\\n"
+                  "           --prompts task/prompts_val.jsonl rl-warm/step-000100.safetensors \\\n"
+                  "           rl-best/step-000100.safetensors -o eval.csv",
+    };
+    warm_opts_result res;
+    int rc = cli_parse(&cmd, argc, argv, &res);
+    if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
+    cli_rm_spec spec;
+    if (!cli_rm_spec_parse("rl-eval", "--rm", a.rm, a.rm, &spec)) {
+        warm_opts_free(&cmd, &res);
+        return CLI_EXIT_USAGE;
+    }
+    warm_error err = {0};
+    warm_status st = rl_eval(&a, &spec, res.args, res.nargs, &err);
+    cli_rm_spec_free(&spec);
+    warm_opts_free(&cmd, &res);
+    return st == WARM_OK ? CLI_EXIT_OK : cli_fail("rl-eval", &err);
+}

@@ -289,13 +289,14 @@ float warm_model_reward_from_hidden(const warm_model *m, const float *h) {
     return (float)s;
 }
 
-/* log softmax(x)[t] in double (what warm_sample reports at temperature 1). */
+/* log softmax(x)[t] in double, computed as warm_sample computes its logprob at temperature 1. */
 static double log_softmax_at(const float *x, int V, int32_t t) {
     float mx = x[0];
     for (int v = 1; v < V; v++) mx = x[v] > mx ? x[v] : mx;
     double sum = 0.0;
     for (int v = 0; v < V; v++) sum += exp((double)(x[v] - mx));
-    return (double)(x[t] - mx) - log(sum);
+    double lse = (double)mx + log(sum);
+    return (double)x[t] - lse; /* warm_sample's expression at T = 1: the same bits */
 }
 
 /*
