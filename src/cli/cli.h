@@ -101,9 +101,6 @@ warm_status cli_prompts_read(cli_prompts *s, const char *path, const warm_tokeni
                              int limit, warm_error *err);
 void cli_prompts_free(cli_prompts *s);
 
-/* Writes text (one or more lines; modified in place) atomically to path (temp file, fsync, rename). */
-warm_status cli_write_text(const char *path, char *text, warm_error *err);
-
 /* ---- figures (plot.c) ---- */
 
 /* Full path of an executable named prog on PATH, into buf; 0 when there is none. */

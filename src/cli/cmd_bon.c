@@ -309,7 +309,7 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
                                     q->n, q->kl, q->proxy_mean, q->control_mean, q->win_sft, q->win_ref);
         }
     snprintf(path, sizeof path, "%s/bon.csv", a->out);
-    st = cli_write_text(path, csv, err);
+    st = warm_text_write(path, csv, err);
     free(csv);
     if (st) return st;
     /* JSON */
@@ -369,7 +369,7 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
     cJSON_Delete(root);
     if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory");
     snprintf(path, sizeof path, "%s/bon.json", a->out);
-    st = cli_write_text(path, text, err);
+    st = warm_text_write(path, text, err);
     free(text);
     return st;
 }

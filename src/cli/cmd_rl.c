@@ -476,7 +476,7 @@ static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int
                                     rle_winrate(gold[q], gold[0], pr.P, a->k),
                                     rle_winrate(gold[q], gold[n_pol > 0 ? 1 : 0], pr.P, a->k));
         fputs(csv, stdout);
-        st = cli_write_text(a->out, csv, err);
+        st = warm_text_write(a->out, csv, err);
     }
     free(csv);
     for (int q = 0; gold && q <= n_pol; q++) free(gold[q]);

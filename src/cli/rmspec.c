@@ -1,6 +1,6 @@
 /*
  * rmspec.c — what the commands that use reward models on sampled responses share (warm bon, warm rl): the
- * reward-model list syntax "RM[,RM...][:ens=mean|min|mean-std]", the prompt file reader and an atomic text writer.
+ * reward-model list syntax "RM[,RM...][:ens=mean|min|mean-std]", and the prompt file reader.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -107,21 +107,4 @@ warm_status cli_prompts_read(cli_prompts *s, const char *path, const warm_tokeni
     warm_jsonl_close(r);
     if (!st && s->P == 0) st = warm_error_set(err, WARM_ERR_ARG, "%s: no prompts", path);
     return st;
-}
-
-/* Writes text (one or more lines) atomically to path. */
-warm_status cli_write_text(const char *path, char *text, warm_error *err) {
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    if (st) {
-        if (w) warm_jsonl_writer_abort(w);
-        return st;
-    }
-    return warm_jsonl_writer_commit(w, err);
 }
