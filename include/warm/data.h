@@ -113,6 +113,8 @@ warm_status warm_jsonl_write_line(warm_jsonl_writer *w, const char *line, warm_e
 warm_status warm_jsonl_writer_commit(warm_jsonl_writer *w, warm_error *err);
 void warm_jsonl_writer_abort(warm_jsonl_writer *w);
 
+/* Writes text (lines separated by '\n'; modified in place) to path atomically, through the writer above. */
+warm_status warm_text_write(const char *path, char *text, warm_error *err);
 /* Writes root as formatted (indented) JSON to path atomically, through the writer above. */
 warm_status warm_json_write(const char *path, const struct cJSON *root, warm_error *err);
 

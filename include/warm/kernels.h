@@ -143,6 +143,10 @@ void warm_dropout_backward_rows(float *dx, const int32_t *rows, int R, int C, fl
  */
 float warm_crossentropy_forward_backward(float *dlogits, const float *logits, const int32_t *targets,
                                          const float *w, int N, int V);
+/* The same with the denominator given instead of sum w (weights may then have any sign, e.g. policy-gradient
+ * advantages): returns sum_i w_i nll_i / den, dlogits scaled by w_i / den; den == 0 gives 0 and zero dlogits. */
+float warm_crossentropy_forward_backward_den(float *dlogits, const float *logits, const int32_t *targets,
+                                             const float *w, int N, int V, double den);
 
 /*
  * AdamW on one contiguous range: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;

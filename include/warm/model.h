@@ -145,6 +145,12 @@ void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze);
 void warm_trainer_set_prune(warm_trainer *tr, int on);
 
 /*
+ * den > 0: warm_trainer_lm_step divides by den instead of the sum of the loss weights, so weights may have any
+ * sign (the policy-gradient surrogate sum_i A_i * nll_i / den of warm rl); den <= 0 restores the default.
+ */
+void warm_trainer_set_lm_denominator(warm_trainer *tr, double den);
+
+/*
  * Shared-prefix packing in warm_trainer_bt_step (on by default): each pair is run as one packed row set holding
  * the longest common token prefix of chosen and rejected once (capped so each keeps at least one token of its
  * own), then the rest of chosen, then the rest of rejected, with tree attention (rejected's rows see the prefix
@@ -310,6 +316,15 @@ int32_t warm_sample(const float *logits, int V, const warm_sampler *s, warm_rng 
 warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt_len, int n, int max_new,
                           const warm_sampler *s, int32_t eos, warm_rng *rng, int32_t *out_tokens,
                           float *out_logprobs, int *out_lens, warm_error *err);
+
+/*
+ * Teacher forcing through the same batched decode: per-token log-probabilities (temperature 1, as warm_sample
+ * reports them) of n given responses to one prompt, the prompt's KV prefix shared: out[i * stride + t] =
+ * log p(resp_i,t | prompt, resp_i,<t) for t < lens[i]; response i is resp + i * stride, 1 <= lens[i] <= stride,
+ * prompt_len + stride <= the context. What KL estimates against a frozen reference policy need.
+ */
+warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
+                                 int stride, const int *lens, int n, float *out, warm_error *err);
 
 /*
  * Scores n responses to one prompt, reusing the prompt's prefix: rewards[i] = reward at the last token of

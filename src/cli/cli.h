@@ -33,8 +33,11 @@
 #define WARM_CLI_H
 
 #include "warm/core.h"
+#include "warm/data.h"
+#include "warm/eval.h"
 #include "warm/dist.h"
 #include "warm/opts.h"
+#include "warm/tokenizer.h"
 
 typedef struct {
     const char *name;                  /* subcommand word: `warm <name>` */
@@ -74,6 +77,31 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * err->code is WARM_ERR_ARG, i.e. the user passed a bad value the parser could not see). */
 int cli_fail(const char *cmd, const warm_error *err);
 
+/* ---- reward-model lists and prompt files (rmspec.c; warm bon, warm rl) ---- */
+
+#define CLI_RM_MAX_MEMBERS 32
+typedef struct {
+    int n;
+    char *path[CLI_RM_MAX_MEMBERS]; /* malloc'd */
+    int ens;                        /* warm_ens_kind of several members (default mean) */
+} cli_rm_spec;
+/* Parses list = "RM[,RM...][:ens=mean|min|mean-std]"; usage errors "opt spec: ..." go to stderr (0 returned). */
+int cli_rm_spec_parse(const char *cmd, const char *opt, const char *spec, const char *list, cli_rm_spec *out);
+void cli_rm_spec_free(cli_rm_spec *s);
+
+/* Prompts of a JSONL file ("prompt" text, optional "id"), tokenised back to back. Zero-initialise. */
+typedef struct {
+    warm_ids ids;  /* tokens */
+    int64_t *off;  /* (P) */
+    int *len;      /* (P) */
+    char **id;     /* (P) ids (NULL entries when absent) */
+    int P;
+} cli_prompts;
+/* Reads up to limit (<= 0: all) prompts; each must leave room for max_new tokens in the context ctx. */
+warm_status cli_prompts_read(cli_prompts *s, const char *path, const warm_tokenizer *tok, int ctx, int max_new,
+                             int limit, warm_error *err);
+void cli_prompts_free(cli_prompts *s);
+
 /* ---- figures (plot.c) ---- */
 
 /* Full path of an executable named prog on PATH, into buf; 0 when there is none. */
@@ -106,6 +134,8 @@ int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_score(int argc, char **argv);
 int cli_cmd_lmc(int argc, char **argv);
 int cli_cmd_bon(int argc, char **argv);
+int cli_cmd_rl(int argc, char **argv);
+int cli_cmd_rl_eval(int argc, char **argv);
 int cli_cmd_toy(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);

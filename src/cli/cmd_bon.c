@@ -31,7 +31,7 @@
 
 #define BON_MAX_SEL 64
 #define BON_MAX_MODELS 64
-#define BON_MAX_MEMBERS 32
+#define BON_MAX_MEMBERS CLI_RM_MAX_MEMBERS
 
 typedef struct {
     char name[64];
@@ -94,37 +94,20 @@ static int parse_selector(bon_args *a, const char *spec) {
             cli_error("bon", "--selector %s: the name %s is used twice", spec, s->name);
             return 0;
         }
-    const char *list = eq + 1, *end = list + strlen(list);
-    const char *ens = strstr(list, ":ens=");
-    if (ens) {
-        const char *kind = ens + 5;
-        if (strcmp(kind, "mean") == 0) s->ens = WARM_ENS_MEAN;
-        else if (strcmp(kind, "min") == 0) s->ens = WARM_ENS_MIN;
-        else if (strcmp(kind, "mean-std") == 0) s->ens = WARM_ENS_MEAN_STD;
-        else {
-            cli_error("bon", "--selector %s: ens must be mean, min or mean-std", spec);
-            return 0;
-        }
-        end = ens;
-    }
-    for (const char *p = list; p <= end;) {
-        const char *c = memchr(p, ',', (size_t)(end - p));
-        const char *e = c ? c : end;
-        if (e == p) {
-            cli_error("bon", "--selector %s: empty reward-model path", spec);
-            return 0;
-        }
-        if (s->n_members == BON_MAX_MEMBERS) {
-            cli_error("bon", "--selector %s: at most %d models", spec, BON_MAX_MEMBERS);
-            return 0;
-        }
-        int k = model_index(a, p, (size_t)(e - p));
+    cli_rm_spec rs;
+    if (!cli_rm_spec_parse("bon", "--selector", spec, eq + 1, &rs)) return 0;
+    s->ens = rs.ens;
+    for (int j = 0; j < rs.n; j++) {
+        int k = model_index(a, rs.path[j], strlen(rs.path[j]));
         if (k == -1) cli_error("bon", "at most %d distinct reward models", BON_MAX_MODELS);
         if (k == -2) cli_error("bon", "out of memory");
-        if (k < 0) return 0;
+        if (k < 0) {
+            cli_rm_spec_free(&rs);
+            return 0;
+        }
         s->member[s->n_members++] = k;
-        p = e + 1;
     }
+    cli_rm_spec_free(&rs);
     a->n_sel++;
     return 1;
 }
@@ -145,11 +128,8 @@ static int collect_selectors(bon_args *a, int argc, char **argv) {
 
 typedef struct {
     warm_task_world *world;
-    int P, K, max_new;
-    warm_ids prompts;     /* prompt tokens back to back */
-    int64_t *p_off;       /* (P) */
-    int *p_len;           /* (P) */
-    char **p_id;          /* (P) ids (may be NULL entries) */
+    int K, max_new;
+    cli_prompts pr;       /* prompt tokens, offsets, lengths, ids */
     int32_t *resp;        /* packed responses of all prompts, prompt-major, sample-minor */
     int64_t *r_off;       /* (P) offset of each prompt's first response in resp */
     int *r_len;           /* (P*K) */
@@ -161,58 +141,13 @@ typedef struct {
 
 static void state_free(bon_state *s) {
     warm_task_free(s->world);
-    warm_ids_free(&s->prompts);
-    for (int p = 0; s->p_id && p < s->P; p++) free(s->p_id[p]);
-    free(s->p_id); free(s->p_off); free(s->p_len); free(s->resp); free(s->r_off); free(s->r_len); free(s->gold);
+    cli_prompts_free(&s->pr);
+    free(s->resp); free(s->r_off); free(s->r_len); free(s->gold);
     for (int k = 0; s->rm && k < s->n_models; k++) free(s->rm[k]);
     free(s->rm);
     for (int k = 0; s->proxy && k < s->n_sel; k++) free(s->proxy[k]);
     free(s->proxy);
     memset(s, 0, sizeof *s);
-}
-
-/* Reads up to limit prompts ("prompt" text, optional "id") and tokenises them. */
-static warm_status read_prompts(const bon_args *a, bon_state *s, int ctx, warm_error *err) {
-    const warm_tokenizer *tok = warm_task_tokenizer(s->world);
-    warm_jsonl_reader *r = NULL;
-    warm_status st = warm_jsonl_open(&r, a->prompts, err);
-    int cap = 0;
-    while (!st && (a->limit <= 0 || s->P < a->limit)) {
-        const cJSON *obj;
-        st = warm_jsonl_next(r, &obj, err);
-        if (st || !obj) break;
-        const char *text = NULL, *id = NULL;
-        st = warm_jsonl_get_str(r, obj, "prompt", 1, &text, NULL, err);
-        if (!st) st = warm_jsonl_get_str(r, obj, "id", 0, &id, NULL, err);
-        if (!st) st = warm_ids_reserve(&s->prompts, ctx, err);
-        if (st) break;
-        if (s->P == cap) {
-            cap = cap ? 2 * cap : 256;
-            int64_t *o = realloc(s->p_off, (size_t)cap * sizeof *o);
-            if (o) s->p_off = o;
-            int *l = realloc(s->p_len, (size_t)cap * sizeof *l);
-            if (l) s->p_len = l;
-            char **ids = realloc(s->p_id, (size_t)cap * sizeof *ids);
-            if (ids) s->p_id = ids;
-            if (!o || !l || !ids) { st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory"); break; }
-        }
-        int len = 0;
-        st = warm_tok_encode(tok, text, 0, s->prompts.v + s->prompts.n, ctx, &len, err);
-        if (st) { warm_jsonl_fail(r, err, st, "\"prompt\": %s", err->msg); break; }
-        if (len < 1 || len + s->max_new > ctx) {
-            st = warm_jsonl_fail(r, err, WARM_ERR_ARG, "prompt of %d tokens + %d new tokens exceeds the context %d",
-                                 len, s->max_new, ctx);
-            break;
-        }
-        s->p_off[s->P] = s->prompts.n;
-        s->p_len[s->P] = len;
-        s->p_id[s->P] = id ? strdup(id) : NULL;
-        s->prompts.n += len;
-        s->P++;
-    }
-    warm_jsonl_close(r);
-    if (!st && s->P == 0) st = warm_error_set(err, WARM_ERR_ARG, "%s: no prompts", a->prompts);
-    return st;
 }
 
 /* Samples the pool (K responses per prompt) and computes their gold rewards. */
@@ -224,30 +159,31 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
     if (!st && pol.cfg.vocab_size != V)
         st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary of %d tokens, the task has %d", a->policy,
                             pol.cfg.vocab_size, V);
-    if (!st) st = read_prompts(a, s, pol.cfg.n_positions, err);
+    if (!st) st = cli_prompts_read(&s->pr, a->prompts, warm_task_tokenizer(s->world), pol.cfg.n_positions, s->max_new,
+                                   a->limit, err);
     int K = s->K, M = s->max_new;
     int32_t *buf = NULL;
     int *lens = NULL;
     if (!st) {
         buf = malloc((size_t)K * M * sizeof *buf);
         lens = malloc((size_t)K * sizeof *lens);
-        s->resp = malloc((size_t)s->P * K * M * sizeof *s->resp);
-        s->r_off = malloc((size_t)s->P * sizeof *s->r_off);
-        s->r_len = malloc((size_t)s->P * K * sizeof *s->r_len);
-        s->gold = malloc((size_t)s->P * K * sizeof *s->gold);
+        s->resp = malloc((size_t)s->pr.P * K * M * sizeof *s->resp);
+        s->r_off = malloc((size_t)s->pr.P * sizeof *s->r_off);
+        s->r_len = malloc((size_t)s->pr.P * K * sizeof *s->r_len);
+        s->gold = malloc((size_t)s->pr.P * K * sizeof *s->gold);
         if (!buf || !lens || !s->resp || !s->r_off || !s->r_len || !s->gold)
-            st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory for a pool of %d x %d responses", s->P, K);
+            st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory for a pool of %d x %d responses", s->pr.P, K);
     }
     warm_sampler smp = {(float)a->temperature, a->top_k, (float)a->top_p};
     int32_t eos = warm_tok_eos(warm_task_tokenizer(s->world));
     warm_progress prog;
-    warm_progress_init(&prog, a->quiet ? NULL : stderr, "bon sample", st ? 0 : s->P);
+    warm_progress_init(&prog, a->quiet ? NULL : stderr, "bon sample", st ? 0 : s->pr.P);
     int64_t off = 0;
-    for (int p = 0; !st && p < s->P; p++) {
-        const int32_t *prompt = s->prompts.v + s->p_off[p];
+    for (int p = 0; !st && p < s->pr.P; p++) {
+        const int32_t *prompt = s->pr.ids.v + s->pr.off[p];
         warm_rng rng;
         warm_rng_seed(&rng, warm_hash64((uint64_t)a->seed, (uint64_t)p));
-        st = warm_generate(&pol, prompt, s->p_len[p], K, M, &smp, eos, &rng, buf, NULL, lens, err);
+        st = warm_generate(&pol, prompt, s->pr.len[p], K, M, &smp, eos, &rng, buf, NULL, lens, err);
         if (st) { warm_error_prefix(err, "prompt %d", p + 1); break; }
         s->r_off[p] = off;
         for (int k = 0; k < K; k++) {
@@ -255,7 +191,7 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
             memcpy(s->resp + off, r, (size_t)lens[k] * sizeof *r);
             s->r_len[(size_t)p * K + k] = lens[k];
             s->gold[(size_t)p * K + k] =
-                (float)warm_task_gold_ids(s->world, prompt, s->p_len[p], s->resp + off, lens[k], NULL);
+                (float)warm_task_gold_ids(s->world, prompt, s->pr.len[p], s->resp + off, lens[k], NULL);
             off += lens[k];
         }
         warm_progress_update(&prog, p + 1);
@@ -269,19 +205,19 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
 
 /* Scores the pool with every distinct reward model, then builds each selector's proxy rewards. */
 static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) {
-    int64_t NK = (int64_t)s->P * s->K;
+    int64_t NK = (int64_t)s->pr.P * s->K;
     s->n_models = a->n_models;
     s->n_sel = a->n_sel;
     s->rm = calloc((size_t)a->n_models, sizeof *s->rm);
     s->proxy = calloc((size_t)a->n_sel, sizeof *s->proxy);
-    warm_eval_group *g = malloc((size_t)s->P * sizeof *g);
+    warm_eval_group *g = malloc((size_t)s->pr.P * sizeof *g);
     if (!s->rm || !s->proxy || !g) {
         free(g);
         return warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory");
     }
-    for (int p = 0; p < s->P; p++) {
-        g[p].prefix = s->prompts.v + s->p_off[p];
-        g[p].prefix_len = s->p_len[p];
+    for (int p = 0; p < s->pr.P; p++) {
+        g[p].prefix = s->pr.ids.v + s->pr.off[p];
+        g[p].prefix_len = s->pr.len[p];
         g[p].n = s->K;
         g[p].conts = s->resp + s->r_off[p];
         g[p].lens = s->r_len + (size_t)p * s->K;
@@ -303,7 +239,7 @@ static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) 
         o.progress = &prog;
         warm_scorer *sc = NULL;
         if (!st) st = warm_scorer_init(&sc, &m, &o, err);
-        if (!st) st = warm_scorer_groups(sc, g, s->P, s->rm[k], err);
+        if (!st) st = warm_scorer_groups(sc, g, s->pr.P, s->rm[k], err);
         if (st) warm_error_prefix(err, "%s", a->models[k]);
         warm_scorer_free(sc);
         warm_model_free(&m);
@@ -322,23 +258,6 @@ static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) 
     return st;
 }
 
-/* Writes text (one or more lines) atomically to path. */
-static warm_status write_text(const char *path, char *text, warm_error *err) {
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    if (st) {
-        if (w) warm_jsonl_writer_abort(w);
-        return st;
-    }
-    return warm_jsonl_writer_commit(w, err);
-}
-
 /* OUT/pool.jsonl: one row per pool response (prompt_index, id, sample, response_ids, gold, proxy of every
  * selector; rewards as the float values the estimator used). */
 static warm_status write_pool(const bon_args *a, const bon_state *s, warm_error *err) {
@@ -346,14 +265,14 @@ static warm_status write_pool(const bon_args *a, const bon_state *s, warm_error 
     snprintf(path, sizeof path, "%s/pool.jsonl", a->out);
     warm_jsonl_writer *w = NULL;
     warm_status st = warm_jsonl_writer_open(&w, path, err);
-    for (int p = 0; !st && p < s->P; p++) {
+    for (int p = 0; !st && p < s->pr.P; p++) {
         int64_t off = s->r_off[p];
         for (int k = 0; !st && k < s->K; k++) {
             size_t i = (size_t)p * s->K + k;
             cJSON *row = cJSON_CreateObject();
             if (!row) { st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory"); break; }
             cJSON_AddNumberToObject(row, "prompt_index", p);
-            if (s->p_id[p]) cJSON_AddStringToObject(row, "id", s->p_id[p]);
+            if (s->pr.id[p]) cJSON_AddStringToObject(row, "id", s->pr.id[p]);
             cJSON_AddNumberToObject(row, "sample", k);
             cJSON_AddItemToObject(row, "response_ids", cJSON_CreateIntArray(s->resp + off, s->r_len[i]));
             cJSON_AddNumberToObject(row, "gold", (double)s->gold[i]);
@@ -390,23 +309,23 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
                                     q->n, q->kl, q->proxy_mean, q->control_mean, q->win_sft, q->win_ref);
         }
     snprintf(path, sizeof path, "%s/bon.csv", a->out);
-    st = write_text(path, csv, err);
+    st = warm_text_write(path, csv, err);
     free(csv);
     if (st) return st;
     /* JSON */
     double sft_mean = 0;
-    for (int p = 0; p < s->P; p++) {
+    for (int p = 0; p < s->pr.P; p++) {
         double m = 0;
         for (int k = 0; k < s->K; k++) m += (double)s->gold[(size_t)p * s->K + k];
         sft_mean += m / s->K;
     }
-    sft_mean /= s->P;
+    sft_mean /= s->pr.P;
     cJSON *root = cJSON_CreateObject();
     cJSON *cfg = cJSON_AddObjectToObject(root, "config");
     cJSON_AddStringToObject(cfg, "task", a->task);
     cJSON_AddStringToObject(cfg, "policy", a->policy);
     cJSON_AddStringToObject(cfg, "prompts", a->prompts);
-    cJSON_AddNumberToObject(cfg, "n_prompts", s->P);
+    cJSON_AddNumberToObject(cfg, "n_prompts", s->pr.P);
     cJSON_AddNumberToObject(cfg, "pool", s->K);
     cJSON_AddNumberToObject(cfg, "n_max", a->n_max);
     cJSON_AddNumberToObject(cfg, "max_new", s->max_new);
@@ -450,7 +369,7 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
     cJSON_Delete(root);
     if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory");
     snprintf(path, sizeof path, "%s/bon.json", a->out);
-    st = write_text(path, text, err);
+    st = warm_text_write(path, text, err);
     free(text);
     return st;
 }
@@ -499,12 +418,12 @@ static int run_bon(bon_args *a) {
         if (!pts) st = warm_error_set(&err, WARM_ERR_NOMEM, "bon: out of memory");
     }
     if (!st)
-        st = warm_bon_evaluate(s.P, s.K, s.gold, (const float *const *)s.proxy, a->n_sel, ref, ns, n_ns, pts, &err);
+        st = warm_bon_evaluate(s.pr.P, s.K, s.gold, (const float *const *)s.proxy, a->n_sel, ref, ns, n_ns, pts, &err);
     if (!st) st = write_outputs(a, &s, ref, pts, ns, n_ns, &err);
     if (!st && a->save_pool) st = write_pool(a, &s, &err);
     if (!st) {
         print_table(a, ref, pts, n_ns);
-        printf("bon: %d prompts x pool %d, %d selectors -> %s/bon.csv, %s/bon.json\n", s.P, s.K, a->n_sel, a->out,
+        printf("bon: %d prompts x pool %d, %d selectors -> %s/bon.csv, %s/bon.json\n", s.pr.P, s.K, a->n_sel, a->out,
                a->out);
     }
     free(pts);

@@ -30,6 +30,8 @@ static const warm_cli_command cli_commands[] = {
     {"lmc", "linear mode connectivity: WA vs ENS vs Diag along lambda between two RMs, per subset", cli_cmd_lmc},
     {"eval", "evaluate reward models on preference pairs: accuracy (>= and >), ECE, ensembles", cli_cmd_eval},
     {"score", "add reward-model scores to the responses of a JSONL file (shared prompt prefix)", cli_cmd_score},
+    {"rl", "KL-regularised RL of the policy against a reward model (REINFORCE, leave-one-out baseline)", cli_cmd_rl},
+    {"rl-eval", "RL policies on held-out prompts: proxy reward, KL to SFT, gold, oracle win rates", cli_cmd_rl_eval},
     {"bon", "best-of-n with a control reward: unbiased pool estimator, KL, win rates, per selector", cli_cmd_bon},
     {"toy", "C17: Monte-Carlo check of the bag-of-features toy model (ENS ~ p_j, WA ~ p_j^2)", cli_cmd_toy},
     {"report", "write report.md of a demo run: the paper's claims C1-C11, C17 computed from the run's files", cli_cmd_report},

@@ -467,18 +467,23 @@ void warm_jsonl_writer_abort(warm_jsonl_writer *w) {
 }
 
 /* Formatted JSON through the atomic line writer. */
-warm_status warm_json_write(const char *path, const cJSON *root, warm_error *err) {
-    char *text = cJSON_Print(root);
-    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+warm_status warm_text_write(const char *path, char *text, warm_error *err) {
     warm_jsonl_writer *w = NULL;
     warm_status s = warm_jsonl_writer_open(&w, path, err);
-    /* cJSON escapes newlines inside strings, so every '\n' of the text ends a line of the layout. */
-    for (char *line = text, *nl; s == WARM_OK && line; line = nl ? nl + 1 : NULL) {
+    for (char *line = text, *nl; s == WARM_OK && line && *line; line = nl ? nl + 1 : NULL) {
         if ((nl = strchr(line, '\n'))) *nl = 0;
         s = warm_jsonl_write_line(w, line, err);
     }
-    if (s == WARM_OK) s = warm_jsonl_writer_commit(w, err);
-    else warm_jsonl_writer_abort(w);
+    if (s == WARM_OK) return warm_jsonl_writer_commit(w, err);
+    if (w) warm_jsonl_writer_abort(w);
+    return s;
+}
+
+warm_status warm_json_write(const char *path, const cJSON *root, warm_error *err) {
+    char *text = cJSON_Print(root);
+    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    /* cJSON escapes newlines inside strings, so every '\n' of the text ends a line of the layout. */
+    warm_status s = warm_text_write(path, text, err);
     cJSON_free(text);
     return s;
 }

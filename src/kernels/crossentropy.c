@@ -46,12 +46,16 @@ static double ce_row(float *d, const float *x, int32_t target, double coef, int 
 /* dlogits (N, V; may be NULL or alias logits); logits (N, V); targets (N); w (N, NULL = 1). */
 float warm_crossentropy_forward_backward(float *dlogits, const float *logits, const int32_t *targets,
                                          const float *w, int N, int V) {
-    WARM_CHECK(N >= 0 && V > 0, "N=%d V=%d", N, V);
     double wsum = 0.0;
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < N; i++) wsum += w ? (double)w[i] : 1.0;
+    return warm_crossentropy_forward_backward_den(dlogits, logits, targets, w, N, V, wsum);
+}
+
+float warm_crossentropy_forward_backward_den(float *dlogits, const float *logits, const int32_t *targets,
+                                             const float *w, int N, int V, double wsum) {
+    WARM_CHECK(N >= 0 && V > 0, "N=%d V=%d", N, V);
+    for (int i = 0; i < N; i++)
         WARM_CHECK(targets[i] >= 0 && targets[i] < V, "row %d: target %d outside [0, %d)", i, (int)targets[i], V);
-        wsum += w ? (double)w[i] : 1.0;
-    }
     if (wsum == 0.0) {
         if (dlogits) memset(dlogits, 0, (size_t)N * (size_t)V * sizeof(float));
         return 0.0f;

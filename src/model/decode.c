@@ -289,9 +289,25 @@ float warm_model_reward_from_hidden(const warm_model *m, const float *h) {
     return (float)s;
 }
 
-warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt_len, int n, int max_new,
-                          const warm_sampler *smp, int32_t eos, warm_rng *rng, int32_t *out_tokens, float *out_logprobs,
-                          int *out_lens, warm_error *err) {
+/* log softmax(x)[t] in double, computed as warm_sample computes its logprob at temperature 1. */
+static double log_softmax_at(const float *x, int V, int32_t t) {
+    float mx = x[0];
+    for (int v = 1; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += exp((double)(x[v] - mx));
+    double lse = (double)mx + log(sum);
+    return (double)x[t] - lse; /* warm_sample's expression at T = 1: the same bits */
+}
+
+/*
+ * n sequences after one shared prompt, decoded as one batch per step. forced == NULL: tokens are sampled
+ * (smp, rng) until eos or max_new; else sequence i is forced_lens[i] tokens of forced + i * max_new (teacher
+ * forcing) and out_logprobs receives their log-probabilities at temperature 1.
+ */
+static warm_status decode_batch(const warm_model *m, const int32_t *prompt, int prompt_len, int n, int max_new,
+                                const warm_sampler *smp, int32_t eos, warm_rng *rng, const int32_t *forced,
+                                const int *forced_lens, int32_t *out_tokens, float *out_logprobs, int *out_lens,
+                                warm_error *err) {
     int V = m->cfg.vocab_size;
     if (n < 1 || max_new < 1) return warm_error_set(err, WARM_ERR_ARG, "generate: n and max_new must be >= 1");
     warm_kvcache kv;
@@ -311,14 +327,22 @@ warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt
         int active = 0;
         for (int i = 0; i < n; i++) {
             counts[i] = 0;
-            int finished = out_lens[i] > 0 && out_tokens[(size_t)i * max_new + out_lens[i] - 1] == eos;
-            if (finished || out_lens[i] == max_new) continue;
+            int32_t t;
             float lp;
-            int32_t t = warm_sample(logits + (size_t)i * V, V, smp, rng, &lp);
-            out_tokens[(size_t)i * max_new + out_lens[i]] = t;
+            if (forced) {
+                if (out_lens[i] == forced_lens[i]) continue;
+                t = forced[(size_t)i * max_new + out_lens[i]];
+                lp = (float)log_softmax_at(logits + (size_t)i * V, V, t);
+            } else {
+                int finished = out_lens[i] > 0 && out_tokens[(size_t)i * max_new + out_lens[i] - 1] == eos;
+                if (finished || out_lens[i] == max_new) continue;
+                t = warm_sample(logits + (size_t)i * V, V, smp, rng, &lp);
+                out_tokens[(size_t)i * max_new + out_lens[i]] = t;
+            }
             if (out_logprobs) out_logprobs[(size_t)i * max_new + out_lens[i]] = lp;
             out_lens[i]++;
-            if (t != eos && out_lens[i] < max_new) {
+            int more = forced ? out_lens[i] < forced_lens[i] : t != eos && out_lens[i] < max_new;
+            if (more) {
                 next[active++] = t;
                 counts[i] = 1;
             }
@@ -331,6 +355,28 @@ warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt
     free(counts);
     warm_decoder_free(d);
     warm_kvcache_free(&kv);
+    return s;
+}
+
+warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt_len, int n, int max_new,
+                          const warm_sampler *smp, int32_t eos, warm_rng *rng, int32_t *out_tokens, float *out_logprobs,
+                          int *out_lens, warm_error *err) {
+    return decode_batch(m, prompt, prompt_len, n, max_new, smp, eos, rng, NULL, NULL, out_tokens, out_logprobs,
+                        out_lens, err);
+}
+
+warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
+                                 int stride, const int *lens, int n, float *out, warm_error *err) {
+    if (n < 1 || stride < 1 || prompt_len < 1 || prompt_len + stride > m->cfg.n_positions)
+        return warm_error_set(err, WARM_ERR_ARG, "logprobs: n %d, stride %d, prompt %d, context %d", n, stride,
+                              prompt_len, m->cfg.n_positions);
+    for (int i = 0; i < n; i++)
+        if (lens[i] < 1 || lens[i] > stride)
+            return warm_error_set(err, WARM_ERR_ARG, "logprobs: response %d has %d tokens (1..%d)", i, lens[i], stride);
+    int *got = malloc((size_t)n * sizeof *got);
+    if (!got) return warm_error_set(err, WARM_ERR_NOMEM, "logprobs: out of memory");
+    warm_status s = decode_batch(m, prompt, prompt_len, n, stride, NULL, 0, NULL, resp, lens, NULL, out, got, err);
+    free(got);
     return s;
 }
 

@@ -54,6 +54,7 @@ typedef struct {
 struct warm_trainer {
     warm_model *m;
     int Bmax, Tmax, with_lm, freeze_body;
+    double lm_den;             /* > 0: the LM loss's denominator instead of sum of weights (signed weights) */
     int prune;                 /* the BT step prunes its last layer (default 1) */
     int pairs_packed;          /* the BT step packs shared-prefix pairs (default 1; 0: padded rows) */
     int pruned;                /* the last forward was pruned: lnf and the last layer hold (B, C) rows */
@@ -172,6 +173,8 @@ void warm_trainer_free(warm_trainer *tr) {
 void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze) { tr->freeze_body = freeze; }
 
 void warm_trainer_set_prune(warm_trainer *tr, int on) { tr->prune = on != 0; }
+
+void warm_trainer_set_lm_denominator(warm_trainer *tr, double den) { tr->lm_den = den > 0 ? den : 0.0; }
 
 void warm_trainer_set_pair_packing(warm_trainer *tr, int on) { tr->pairs_packed = on != 0; }
 
@@ -524,7 +527,11 @@ float warm_trainer_lm_step(warm_trainer *tr, const int32_t *tokens, const int32_
             tr->row_w[i] = t < lengths[b] ? (loss_mask ? loss_mask[i] : 1.0f) : 0.0f;
         }
     /* In place: logits become d loss / d logits when backward (they are not needed afterwards). */
-    float loss = warm_crossentropy_forward_backward(backward ? tr->logits : NULL, tr->logits, targets, tr->row_w, N, V);
+    float loss = tr->lm_den > 0
+                     ? warm_crossentropy_forward_backward_den(backward ? tr->logits : NULL, tr->logits, targets,
+                                                              tr->row_w, N, V, tr->lm_den)
+                     : warm_crossentropy_forward_backward(backward ? tr->logits : NULL, tr->logits, targets,
+                                                          tr->row_w, N, V);
     if (!backward) return loss;
     warm_global_view dg = warm_model_globals(m, m->grads);
     memset(tr->dln, 0, (size_t)N * C * sizeof(float));

@@ -271,24 +271,10 @@ warm_status warm_sweep_save(const warm_sweep *s, warm_error *err) {
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/manifest.json", s->dir ? s->dir : ".");
     cJSON *o = sweep_json(s);
-    char *text = o ? cJSON_Print(o) : NULL;
+    if (!o) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
+    warm_status st = warm_json_write(path, o, err);
     cJSON_Delete(o);
-    if (!text) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
-    warm_jsonl_writer *w = NULL;
-    warm_status st = warm_jsonl_writer_open(&w, path, err);
-    /* The writer is line based: hand it the pretty-printed text one line at a time. */
-    for (char *line = text; !st && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        st = warm_jsonl_write_line(w, line, err);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    if (st) {
-        warm_jsonl_writer_abort(w);
-        return st;
-    }
-    return warm_jsonl_writer_commit(w, err);
+    return st;
 }
 
 static char *read_file(const char *path, warm_error *err) {
