@@ -185,7 +185,8 @@ void warm_order_take(warm_order *o, const int64_t *map, int64_t *out, int k);
  *                     warm_pref_shared_prefix, which also covers this form.
  *   pre-tokenised     {"prompt_ids": [int], "chosen_ids": [int], "rejected_ids": [int]}   prompt_ids optional
  * Text fields are tokenised separately and concatenated as ids (prompt ids + response ids; for a word-level
- * vocabulary this equals tokenising the texts joined by a space). As in TRL, EOS is appended to each text
+ * vocabulary this equals tokenising the texts joined by a space; for GPT-2 BPE it is TRL's DPO rule and can
+ * differ from encoding the joined string at the join, docs/tokenizer.md §6). As in TRL, EOS is appended to each text
  * response unless it already ends with EOS (so exactly once), and nothing is added to the prompt. Ids are
  * taken as they are (no EOS), range-checked against the vocabulary. When a row has *_ids it is a
  * pre-tokenised row and its text fields are ignored (TRL skips tokenisation the same way). An id row whose
