@@ -5,7 +5,7 @@
  * `warm sample`, all with `--tokenizer gpt2`, on a one-layer GPT-2 of width 16 (the 50,257-token vocabulary
  * dominates the cost).
  * Checks: prompt and response ids are encode(prompt) ++ encode(response) ++ <|endoftext|> and decode back to
- * the texts; the loss falls on the tiny overfit set (pretrain, sft, probe); a bad row is an error naming
+ * the texts (HH rows split after the last "\n\nAssistant:" of the common head); the loss falls on the tiny overfit set (pretrain, sft, probe); a bad row is an error naming
  * file:line; a bad --tokenizer fails before any work.
  */
 #include <stdarg.h>
@@ -212,32 +212,45 @@ static void test_ids_round_trip(void **state) {
     static int32_t ids[4096];
     for (int i = 0; i < NPAIR; i++) {
         warm_pref_view v = warm_prefs_view(&d, i);
+        /* explicit rows: the fields; HH rows: split after the last "\n\nAssistant:" of the common head */
+        int explicit_row = i < NEXPLICIT;
+        char *p = explicit_row ? dup_str(g_prompt[i]) : hh(g_prompt[i], "");
+        if (!explicit_row) p[strlen(p) - 1] = 0;
         char *whole[2] = {hh(g_prompt[i], g_chosen[i]), hh(g_prompt[i], g_rejected[i])};
         const char *resp[2] = {g_chosen[i], g_rejected[i]};
-        int n;
-        if (i < NEXPLICIT) {
-            assert_int_equal(warm_tok_encode_n(tok, g_prompt[i], strlen(g_prompt[i]), 0, ids, 4096, &n, &err), WARM_OK);
-            assert_int_equal(v.prompt_len, n);
-            assert_memory_equal(v.prompt, ids, (size_t)n * sizeof *ids);
-        } else {
-            assert_int_equal(v.prompt_len, 0); /* implicit: the whole dialogue is each response */
+        if (!explicit_row) {
+            resp[0] = whole[0] + strlen(p);
+            resp[1] = whole[1] + strlen(p);
         }
+        int n, np;
+        assert_int_equal(warm_tok_encode_n(tok, p, strlen(p), 0, ids, 4096, &np, &err), WARM_OK);
+        assert_int_equal(v.prompt_len, np);
+        assert_memory_equal(v.prompt, ids, (size_t)np * sizeof *ids);
         for (int side = 0; side < 2; side++) {
-            const char *want = i < NEXPLICIT ? resp[side] : whole[side];
+            const char *want = resp[side];
             assert_int_equal(warm_tok_encode_n(tok, want, strlen(want), 0, ids, 4096, &n, &err), WARM_OK);
             assert_int_equal(v.resp_len[side], n + 1);
             assert_memory_equal(v.resp[side], ids, (size_t)n * sizeof *ids);
             assert_int_equal(v.resp[side][n], 50256);
             /* prompt ids ++ response ids (without EOS) decode to prompt + response, byte for byte */
-            memcpy(ids, v.prompt, (size_t)v.prompt_len * sizeof *ids);
-            memcpy(ids + v.prompt_len, v.resp[side], (size_t)n * sizeof *ids);
-            char *text = warm_tok_decode(tok, ids, v.prompt_len + n);
-            size_t plen = i < NEXPLICIT ? strlen(g_prompt[i]) : 0;
-            assert_int_equal(strlen(text), plen + strlen(want));
-            if (plen) assert_memory_equal(text, g_prompt[i], plen);
-            assert_string_equal(text + plen, want);
+            memcpy(ids, v.prompt, (size_t)np * sizeof *ids);
+            memcpy(ids + np, v.resp[side], (size_t)n * sizeof *ids);
+            char *text = warm_tok_decode(tok, ids, np + n);
+            assert_int_equal(strlen(text), strlen(p) + strlen(want));
+            assert_memory_equal(text, p, strlen(p));
+            assert_string_equal(text + strlen(p), want);
             free(text);
+            if (!explicit_row) {
+                /* "...Assistant:" + " response": the same ids as the whole dialogue encoded at once */
+                int nw;
+                static int32_t w[4096];
+                assert_int_equal(warm_tok_encode_n(tok, whole[side], strlen(whole[side]), 0, w, 4096, &nw, &err),
+                                 WARM_OK);
+                assert_int_equal(nw, np + n);
+                assert_memory_equal(w, ids, (size_t)nw * sizeof *w);
+            }
         }
+        free(p);
         free(whole[0]);
         free(whole[1]);
     }
@@ -280,6 +293,20 @@ static void check_samples(void) {
     assert_int_equal(rows, 4);
     warm_jsonl_close(r);
     warm_tok_free(tok);
+}
+
+/* The HH split: the last "\n\nAssistant:" inside the common head, not in each side (formats.md §4.2). */
+static void test_hh_split(void **state) {
+    (void)state;
+    const char *head = "\n\nHuman: hi\n\nAssistant: ok\n\nHuman: and?\n\nAssistant:";
+    assert_int_equal(warm_pref_hh_split("\n\nHuman: hi\n\nAssistant: ok\n\nHuman: and?\n\nAssistant: A\n\nAssistant: x",
+                                        "\n\nHuman: hi\n\nAssistant: ok\n\nHuman: and?\n\nAssistant: B"),
+                     strlen(head));
+    /* both responses start alike: still cut at the marker, the responses keep their leading space */
+    assert_int_equal(warm_pref_hh_split("\n\nHuman: q\n\nAssistant: Sure, A", "\n\nHuman: q\n\nAssistant: Sure, B"),
+                     strlen("\n\nHuman: q\n\nAssistant:"));
+    assert_int_equal(warm_pref_hh_split("Hi there", "Hi you"), 0);          /* no marker: prompt stays empty */
+    assert_int_equal(warm_pref_hh_split("\n\nHuman: q\n\nAssistan", "\n\nHuman: q\n\nAssistant: x"), 0);
 }
 
 /* pretrain -> sft -> probe -> train-rm -> sweep -> merge -> eval -> score, and sample, all with --tokenizer gpt2. */
@@ -358,6 +385,7 @@ static void test_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_round_trip),
+        cmocka_unit_test(test_hh_split),
         cmocka_unit_test(test_pipeline_gpt2),
         cmocka_unit_test(test_errors),
     };
