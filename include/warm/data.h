@@ -182,12 +182,15 @@ void warm_order_take(warm_order *o, const int64_t *map, int64_t *out, int k);
 /*
  * Accepted row forms (one per line; each line may use a different form):
  *   explicit prompt   {"prompt": str, "chosen": str, "rejected": str}
- *   implicit prompt   {"chosen": str, "rejected": str}      the prompt is empty (length 0): chosen and rejected
- *                     each hold prompt + response. Scorers that want to reuse a shared prefix can use
- *                     warm_pref_shared_prefix, which also covers this form.
+ *   implicit prompt   {"chosen": str, "rejected": str}      chosen and rejected each hold prompt + response.
+ *                     Anthropic HH form (formats.md §4.2): when the two texts' common head holds
+ *                     "\n\nAssistant:", the prompt is that head up to and including its last such marker and the
+ *                     responses are the rest (warm_pref_hh_split). Otherwise the prompt is empty (length 0);
+ *                     scorers can still reuse the shared head through warm_pref_shared_prefix.
  *   pre-tokenised     {"prompt_ids": [int], "chosen_ids": [int], "rejected_ids": [int]}   prompt_ids optional
  * Text fields are tokenised separately and concatenated as ids (prompt ids + response ids; for a word-level
- * vocabulary this equals tokenising the texts joined by a space). As in TRL, EOS is appended to each text
+ * vocabulary this equals tokenising the texts joined by a space; for GPT-2 BPE it is TRL's DPO rule and can
+ * differ from encoding the joined string at the join, docs/tokenizer.md §6). As in TRL, EOS is appended to each text
  * response unless it already ends with EOS (so exactly once), and nothing is added to the prompt. Ids are
  * taken as they are (no EOS), range-checked against the vocabulary. When a row has *_ids it is a
  * pre-tokenised row and its text fields are ignored (TRL skips tokenisation the same way). An id row whose
@@ -201,6 +204,10 @@ void warm_order_take(warm_order *o, const int64_t *map, int64_t *out, int k);
  * Length rule (TRL: drop, never truncate): a row whose prompt + chosen or prompt + rejected is longer than
  * opts.max_len tokens is dropped and counted in n_dropped_long.
  */
+/* Byte length of the HH prompt of an implicit row: the longest common prefix of chosen and rejected, cut just
+ * after its last "\n\nAssistant:"; 0 when the common prefix holds no marker. */
+size_t warm_pref_hh_split(const char *chosen, const char *rejected);
+
 typedef struct {
     int max_len;          /* longest kept prompt + response (tokens); <= 0: no limit. Default 1024 (TRL) */
     int allow_unk;        /* text: unknown words map to <unk> instead of being an error. Default 0 */

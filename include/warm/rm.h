@@ -334,7 +334,7 @@ typedef struct {
     const char *exe;            /* the warm binary ("/proc/self/exe" from the CLI) */
     int jobs;                   /* members trained at once [1] */
     int threads_per_job;        /* OMP_NUM_THREADS of each child (>= 1) */
-    const char *tokenizer;      /* for text rows of the evaluation data (NULL: pre-tokenised only) */
+    const char *tokenizer;      /* text rows of the evaluation data: gpt2, FILE or DIR (warm_tok_open); NULL: ids only */
     volatile sig_atomic_t *stop;/* non-NULL and set (by a signal handler): children get SIGTERM, the run
                                    stops after they exit and returns WARM_ERR_IO "interrupted" */
     FILE *log;                  /* one line per event; NULL: silent */

@@ -102,6 +102,19 @@ warm_status cli_prompts_read(cli_prompts *s, const char *path, const warm_tokeni
                              int limit, warm_error *err);
 void cli_prompts_free(cli_prompts *s);
 
+/*
+ * The --tokenizer option of every command that reads text (one spec, so the spelling, metavar and help
+ * agree everywhere). The value goes to warm_tok_open: "gpt2" (GPT-2 BPE files from $WARM_GPT2_DIR, else
+ * $WARM_SHARED_DATA/gpt2-tokenizer, else ../shared/data/gpt2-tokenizer), a tokenizer file (warm's word
+ * vocabulary or a Hugging Face tokenizer.json) or a directory of GPT-2 / Hugging Face files. `when` is the
+ * command's own first phrase of the help ("for text rows", ...).
+ */
+#define CLI_OPT_TOKENIZER(dest_, required_, when_)                                                            \
+    {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = (dest_), .metavar = "gpt2|FILE|DIR",              \
+     .required = (required_),                                                                                 \
+     .help = "tokenizer " when_ ": gpt2 (GPT-2 BPE), a tokenizer.json (warm's word vocabulary or "             \
+             "Hugging Face BPE) or a directory of GPT-2 / Hugging Face tokenizer files"}
+
 /* ---- figures (plot.c) ---- */
 
 /* Full path of an executable named prog on PATH, into buf; 0 when there is none. */

@@ -372,7 +372,7 @@ static int run_eval(const eval_args *a) {
     memset(&s, 0, sizeof s);
     warm_error err = {0};
     warm_status st = WARM_OK;
-    if (a->tok) st = warm_tok_load(&s.tok, a->tok, &err);
+    if (a->tok) st = warm_tok_open(&s.tok, a->tok, &err);
     /* The first model fixes the context (longer pairs are dropped) and, without a tokenizer, the vocabulary. */
     warm_model m0;
     memset(&m0, 0, sizeof m0);
@@ -470,8 +470,7 @@ int cli_cmd_eval(int argc, char **argv) {
          .help = "reward model checkpoints (comma-separated; more may follow as arguments)"},
         {.name = "data", .kind = WARM_OPT_STRING, .dest = &a.data, .metavar = "JSONL", .required = 1,
          .help = "preference pairs: prompt/chosen/rejected or *_ids, optional split, corrupted, gold_*"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer.json (needed when the data holds text)"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "needed when the data holds text"),
         {.name = "subset", .kind = WARM_OPT_STRING, .dest = &a.subset, .metavar = "SPEC",
          .help = "restrict the subsets: split=NAME[|NAME...],corrupted=true|false (either key optional)"},
         {.name = "ens", .kind = WARM_OPT_CHOICE, .dest = &a.ens, .choices = ens_choices, .def = "mean",

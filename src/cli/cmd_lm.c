@@ -50,7 +50,7 @@ static int run_lm(const char *name, const lm_args *a) {
     warm_model m;
     memset(&m, 0, sizeof m);
     int64_t *tidx = NULL, *vidx = NULL, nt = 0, nv = 0;
-    warm_status s = warm_tok_load(&tok, a->tok, &err);
+    warm_status s = warm_tok_open(&tok, a->tok, &err);
     if (!s) s = make_model(&m, a, tok, &err);
     warm_lm_opts lo = warm_lm_opts_default();
     if (!s) lo.max_len = m.cfg.n_positions;
@@ -108,8 +108,7 @@ static int lm_command(int argc, char **argv, int sft) {
          .help = sft ? "SFT rows {\"prompt\", \"completion\"} (loss on the completion + EOS only)"
                      : "pretraining rows {\"text\"} (SFT rows are accepted too)"},
         {.name = "val", .kind = WARM_OPT_STRING, .dest = &a.val, .metavar = "JSONL", .help = "validation rows"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON", .required = 1,
-         .help = "tokenizer.json (the task directory has one)"},
+        CLI_OPT_TOKENIZER(&a.tok, 1, "the vocabulary of the model and the data"),
         {.name = "init", .kind = WARM_OPT_STRING, .dest = &a.init, .metavar = "CKPT", .required = sft,
          .help = sft ? "the pretrained model to fine-tune" : "start from this checkpoint instead of a fresh init"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "DIR", .required = 1,

@@ -240,7 +240,7 @@ static int run_lmc(const lmc_args *a) {
     warm_status st = warm_ckpt_open(&ca, a->a, &err);
     if (!st) st = warm_ckpt_open(&cb, a->b, &err);
     if (!st) st = warm_lmc_check(&ca, &cb, &cfg, &err);
-    if (!st && a->tok) st = warm_tok_load(&tok, a->tok, &err);
+    if (!st && a->tok) st = warm_tok_open(&tok, a->tok, &err);
     warm_prefs_opts po = warm_prefs_opts_default();
     if (!st) {
         po.max_len = cfg.n_positions;
@@ -307,8 +307,7 @@ int cli_cmd_lmc(int argc, char **argv) {
          .help = "second reward model (lambda = 1); same config, tensor names and shapes as --a"},
         {.name = "data", .kind = WARM_OPT_STRING, .dest = &a.data, .metavar = "JSONL", .required = 1,
          .help = "preference pairs: prompt/chosen/rejected or *_ids, optional split and corrupted"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer.json (needed when the data holds text)"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "needed when the data holds text"),
         {.name = "subset", .kind = WARM_OPT_STRING, .dest = &a.subset, .metavar = "SPEC",
          .help = "restrict the subsets: split=NAME[|NAME...],corrupted=true|false (default: every subset)"},
         {.name = "grid", .kind = WARM_OPT_INT, .dest = &a.grid, .min = 2, .max = 1001, .def = "11",

@@ -88,7 +88,7 @@ static warm_status load_val(val_set *v, const char *first, warm_error *err) {
     s = warm_ckpt_model_config(&c, &cfg, err);
     warm_ckpt_close(&c);
     if (s) return s;
-    if (v->tokenizer && (s = warm_tok_load(&v->tok, v->tokenizer, err))) return s;
+    if (v->tokenizer && (s = warm_tok_open(&v->tok, v->tokenizer, err))) return s;
     warm_prefs_opts po = warm_prefs_opts_default();
     po.max_len = cfg.n_positions;
     po.vocab_size = cfg.vocab_size;
@@ -135,8 +135,7 @@ int cli_cmd_merge(int argc, char **argv) {
         {.name = "m", .kind = WARM_OPT_INT, .dest = &top_m, .min = 1, .max = 1000000, .help = "top: members kept"},
         {.name = "val", .kind = WARM_OPT_STRING, .dest = &v.val, .metavar = "PREFS",
          .help = "greedy/top: validation preference pairs (JSONL)"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &v.tokenizer, .metavar = "TOK",
-         .help = "tokenizer for text rows of --val (pre-tokenised rows need none)"},
+        CLI_OPT_TOKENIZER(&v.tokenizer, 0, "for text rows of --val (pre-tokenised rows need none)"),
         {.name = "split", .kind = WARM_OPT_STRING, .dest = &v.split, .metavar = "NAMES",
          .help = "greedy/top: only rows of these comma-separated splits of --val"},
         {.name = "dtype", .kind = WARM_OPT_CHOICE, .dest = &dtype, .choices = dtypes, .def = "input",

@@ -75,7 +75,7 @@ static int run_probe(const probe_args *a) {
     int64_t *tidx = NULL, *vidx = NULL, nt = 0, nv = 0;
     int have_model = 0;
     char *meta = NULL;
-    warm_status s = a->tok ? warm_tok_load(&tok, a->tok, &err) : WARM_OK;
+    warm_status s = a->tok ? warm_tok_open(&tok, a->tok, &err) : WARM_OK;
     if (!s) s = warm_model_load(&m, a->init, 1, &err);
     have_model = !s;
     if (!s) s = warm_rm_load_pairs(&train, a->data, a->subset, tok, &m.cfg, &tidx, &nt, &err);
@@ -138,8 +138,7 @@ int cli_cmd_probe(int argc, char **argv) {
          .help = "validation pairs (accuracy reported and recorded)"},
         {.name = "val-subset", .kind = WARM_OPT_STRING, .dest = &a.val_subset, .metavar = "SPLITS",
          .help = "split filter for --val (e.g. val)"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer for text rows (not needed for pre-tokenised rows)"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "for text rows (pre-tokenised rows need none)"),
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "PATH", .required = 1,
          .help = "head file: score.weight [1, C] F32 with the recipe and accuracies in its metadata"},
         {.name = "steps", .kind = WARM_OPT_INT, .dest = &a.steps, .min = 1, .max = 1e7, .def = "1000",

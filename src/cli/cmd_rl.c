@@ -327,8 +327,7 @@ int cli_cmd_rl(int argc, char **argv) {
          .help = "run directory (checkpoints, log.jsonl); an existing run resumes"},
         {.name = "task", .kind = WARM_OPT_STRING, .dest = &a.task, .metavar = "DIR",
          .help = "embedded task: its tokenizer, and the gold (control) reward in the progress line and log"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tokenizer, .metavar = "FILE",
-         .help = "tokenizer when there is no --task (gpt2 | DIR | FILE)"},
+        CLI_OPT_TOKENIZER(&a.tokenizer, 0, "when there is no --task"),
         {.name = "steps", .kind = WARM_OPT_INT, .dest = &a.steps, .min = 1, .max = 1 << 30, .def = "100",
          .help = "optimiser steps in total"},
         {.name = "batch", .kind = WARM_OPT_INT, .dest = &a.batch, .min = 1, .max = 4096, .def = "8",
@@ -376,7 +375,7 @@ int cli_cmd_rl(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     warm_status st;
-    if (!a.task && !a.tokenizer) st = warm_error_set(&err, WARM_ERR_ARG, "give --task DIR or --tokenizer FILE");
+    if (!a.task && !a.tokenizer) st = warm_error_set(&err, WARM_ERR_ARG, "give --task DIR or --tokenizer gpt2|FILE|DIR");
     else st = run(&a, &spec, &err);
     cli_rm_spec_free(&spec);
     warm_opts_free(&cmd, &res);

@@ -60,7 +60,7 @@ static int run_sample(const sample_args *a) {
     memset(&m, 0, sizeof m);
     warm_jsonl_reader *r = NULL;
     warm_jsonl_writer *w = NULL;
-    warm_status s = warm_tok_load(&tok, a->tok, &err);
+    warm_status s = warm_tok_open(&tok, a->tok, &err);
     if (!s) s = warm_model_load(&m, a->policy, 1, &err);
     int P = m.cfg.n_positions;
     int32_t *prompt = malloc((size_t)(P > 0 ? P : 1) * sizeof(int32_t));
@@ -115,8 +115,7 @@ int cli_cmd_sample(int argc, char **argv) {
     warm_opt opts[] = {
         {.name = "policy", .kind = WARM_OPT_STRING, .dest = &a.policy, .metavar = "CKPT", .required = 1,
          .help = "the policy model (e.g. the SFT checkpoint)"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON", .required = 1,
-         .help = "tokenizer.json"},
+        CLI_OPT_TOKENIZER(&a.tok, 1, "encodes the prompts, decodes the samples"),
         {.name = "prompts", .kind = WARM_OPT_STRING, .dest = &a.prompts, .metavar = "JSONL", .required = 1,
          .help = "rows with \"prompt\" (and optional \"id\")"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "JSONL", .required = 1,

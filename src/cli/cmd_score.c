@@ -288,7 +288,7 @@ static int run_score(const score_args *a) {
     warm_tokenizer *tok = NULL;
     warm_jsonl_reader *r = NULL;
     warm_status st = warm_model_load(&m, a->rm, 0, &err);
-    if (!st && a->tok) st = warm_tok_load(&tok, a->tok, &err);
+    if (!st && a->tok) st = warm_tok_open(&tok, a->tok, &err);
     if (!st && tok && warm_tok_vocab_size(tok) > m.cfg.vocab_size)
         st = warm_error_set(&err, WARM_ERR_MISMATCH, "%s has %d tokens, the model's vocabulary %d", a->tok,
                             warm_tok_vocab_size(tok), m.cfg.vocab_size);
@@ -338,8 +338,7 @@ int cli_cmd_score(int argc, char **argv) {
          .help = "reward model checkpoint"},
         {.name = "data", .kind = WARM_OPT_STRING, .dest = &a.data, .metavar = "JSONL", .required = 1,
          .help = "rows with prompt + response (or completion, response_ids), or chosen + rejected"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer.json (needed for text fields)"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "needed for text fields"),
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "JSONL", .required = 1,
          .help = "the input rows with \"reward\" (or \"reward_chosen\", \"reward_rejected\") added"},
         {.name = "batch", .kind = WARM_OPT_INT, .dest = &a.batch, .min = 1, .max = 1 << 20, .def = "1024",

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "warm/dist.h"
 #include "warm/rm.h"
+#include "warm/tokenizer.h"
 #include "warm/train.h"
 
 static volatile sig_atomic_t sweep_stop = 0;
@@ -118,13 +119,17 @@ static int check_inputs(const sweep_args *a) {
             cli_error("sweep", "--init %s: no such file", a->inits.str[i]);
             return CLI_EXIT_USAGE;
         }
-    const char *files[5] = {a->head, a->data, a->val, a->ood, a->tok};
-    const char *names[5] = {"--head", "--data", "--val", "--ood", "--tokenizer"};
-    for (int i = 0; i < 5; i++)
+    const char *files[4] = {a->head, a->data, a->val, a->ood};
+    const char *names[4] = {"--head", "--data", "--val", "--ood"};
+    for (int i = 0; i < 4; i++)
         if (files[i] && !warm_file_exists(files[i])) {
             cli_error("sweep", "%s %s: no such file", names[i], files[i]);
             return CLI_EXIT_USAGE;
         }
+    warm_tokenizer *tok = NULL; /* gpt2 | FILE | DIR: opened once here so a bad one fails before any member */
+    warm_error err = {0};
+    if (a->tok && warm_tok_open(&tok, a->tok, &err)) return cli_fail("sweep", &err);
+    warm_tok_free(tok);
     return CLI_EXIT_OK;
 }
 
@@ -279,8 +284,7 @@ int cli_cmd_sweep(int argc, char **argv) {
          .help = "OOD pairs, evaluated after training (the paper ranks members by OOD accuracy)"},
         {.name = "ood-subset", .kind = WARM_OPT_STRING, .dest = &a.ood_subset, .metavar = "SPLITS",
          .help = "split filter for --ood (e.g. ood)"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer for text rows"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "for text rows (pre-tokenised rows need none)"),
         {.name = "lr", .kind = WARM_OPT_FLOAT_LIST, .dest = &a.lrs, .min = 0, .max = 1, .def = "1e-5,4e-5,1e-4",
          .metavar = "LR,...", .help = "learning rates of the grid"},
         {.name = "dropout", .kind = WARM_OPT_FLOAT_LIST, .dest = &a.dropouts, .min = 0, .max = 0.9, .def = "0.05,0.1",

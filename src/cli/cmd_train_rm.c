@@ -82,7 +82,7 @@ static int run_train_rm(const rm_args *a, int steps_given, warm_dist *dist) {
     int have_model = 0;
     char *json = NULL, *key = NULL;
     warm_rm_head_source src = WARM_RM_HEAD_INIT;
-    warm_status s = a->tok ? warm_tok_load(&tok, a->tok, &err) : WARM_OK;
+    warm_status s = a->tok ? warm_tok_open(&tok, a->tok, &err) : WARM_OK;
     if (!s) s = warm_rm_init_model(&m, a->init, a->head, (float)a->dropout, (uint64_t)a->seed, &src, &err);
     have_model = !s;
     if (!s) s = warm_rm_load_pairs(&train, a->data, a->subset, tok, &m.cfg, &tidx, &nt, &err);
@@ -162,8 +162,7 @@ int cli_train_rm_with(int argc, char **argv, warm_dist *dist) {
         {.name = "val", .kind = WARM_OPT_STRING, .dest = &a.val, .metavar = "JSONL", .help = "validation pairs"},
         {.name = "val-subset", .kind = WARM_OPT_STRING, .dest = &a.val_subset, .metavar = "SPLITS",
          .help = "split filter for --val (e.g. val)"},
-        {.name = "tokenizer", .kind = WARM_OPT_STRING, .dest = &a.tok, .metavar = "JSON",
-         .help = "tokenizer for text rows (not needed for pre-tokenised rows)"},
+        CLI_OPT_TOKENIZER(&a.tok, 0, "for text rows (pre-tokenised rows need none)"),
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &a.out, .metavar = "DIR", .required = 1,
          .help = "run directory: final.safetensors, step-N.safetensors, last.* (resume), metrics.jsonl"},
         {.name = "lr", .kind = WARM_OPT_DOUBLE, .dest = &a.lr, .min = 0, .max = 1, .def = "1e-4",

@@ -59,25 +59,46 @@ static warm_status read_ids_form(const warm_jsonl_reader *r, const cJSON *obj, w
     return WARM_OK;
 }
 
+size_t warm_pref_hh_split(const char *chosen, const char *rejected) {
+    static const char marker[] = "\n\nAssistant:";
+    size_t common = 0, m = sizeof marker - 1, cut = 0;
+    while (chosen[common] && chosen[common] == rejected[common]) common++;
+    for (size_t i = 0; i + m <= common; i++)
+        if (memcmp(chosen + i, marker, m) == 0) cut = i + m;
+    return cut;
+}
+
 static warm_status read_text_form(const warm_jsonl_reader *r, const cJSON *obj, const warm_tokenizer *tok,
                                   int allow_unk, warm_prefs *d, int32_t len[3], warm_error *err) {
     static const char *const keys[3] = {"prompt", "chosen", "rejected"};
     const char *text[3] = {"", NULL, NULL};
-    int present = 0;
+    int has_prompt = 0, present = 0;
     for (int k = 0; k < 3; k++) {
-        warm_status s = text_field(r, obj, keys[k], k > 0, &text[k], &present, err);
+        warm_status s = text_field(r, obj, keys[k], k > 0, &text[k], k == 0 ? &has_prompt : &present, err);
         if (s != WARM_OK) return s;
     }
     if (!tok)
         return warm_jsonl_fail(r, err, WARM_ERR_ARG, "text row but no tokenizer given (pre-tokenised rows use "
                                "prompt_ids/chosen_ids/rejected_ids)");
-    for (int k = 0; k < 3; k++) {
+    /* Implicit prompt in HH form: the prompt is the common head up to its last "\n\nAssistant:". */
+    size_t cut = has_prompt ? 0 : warm_pref_hh_split(text[1], text[2]);
+    char *prompt = NULL;
+    if (cut > 0) {
+        if (!(prompt = malloc(cut + 1))) return warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
+        memcpy(prompt, text[1], cut);
+        prompt[cut] = 0;
+        text[0] = prompt;
+        text[1] += cut;
+        text[2] += cut;
+    }
+    warm_status s = WARM_OK;
+    for (int k = 0; k < 3 && s == WARM_OK; k++) {
         int n = 0;
-        warm_status s = warm_jsonl_tokenize(r, keys[k], tok, text[k], allow_unk, k > 0, &d->ids, &n, err);
-        if (s != WARM_OK) return s;
+        s = warm_jsonl_tokenize(r, keys[k], tok, text[k], allow_unk, k > 0, &d->ids, &n, err);
         len[k] = n;
     }
-    return WARM_OK;
+    free(prompt);
+    return s;
 }
 
 static int has_key(const cJSON *obj, const char *key) {

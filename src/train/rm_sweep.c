@@ -563,7 +563,7 @@ static warm_status eval_data_load(eval_data *e, const warm_sweep *s, const warm_
                                   const warm_config *cfg, warm_error *err) {
     if (e->loaded) return WARM_OK;
     warm_status st = WARM_OK;
-    if (rc->tokenizer) st = warm_tok_load(&e->tok, rc->tokenizer, err);
+    if (rc->tokenizer) st = warm_tok_open(&e->tok, rc->tokenizer, err);
     if (!st && s->val) st = warm_rm_load_pairs(&e->val, s->val, s->val_subset, e->tok, cfg, &e->vidx, &e->nv, err);
     if (!st && s->ood) st = warm_rm_load_pairs(&e->ood, s->ood, s->ood_subset, e->tok, cfg, &e->oidx, &e->no, err);
     e->loaded = !st;
