@@ -118,6 +118,9 @@ typedef struct {
 warm_status warm_train_state_save(const warm_model *m, const char *path, const warm_train_meta *meta, warm_error *err);
 /* Loads moments into m (allocating them) after checking every name/shape; sets m->step = meta->step. */
 warm_status warm_train_state_load(warm_model *m, const char *path, warm_train_meta *meta, warm_error *err);
+/* The "warm.step" metadata of a saved file (weights or state), or -1 when absent or not an integer. Resume
+ * compares the two files of a last.* pair with it: a run killed between the two writes leaves them apart. */
+int64_t warm_st_meta_step(const warm_st_file *f);
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Training path                                                                                           */
