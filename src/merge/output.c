@@ -300,6 +300,7 @@ static warm_status write_dir(const char *out, const merge_out_tensor *t, int n, 
     }
     int ns = plan_shards(t, n, shard_size, shard_of);
     snprintf(tmp, cap, "%s.tmp.%ld", out, (long)getpid());
+    warm_tmp_sweep(out); /* directories of killed merges into the same output */
     warm_status s = WARM_OK;
     if (mkdir(tmp, 0755) != 0) {
         s = warm_error_set(err, WARM_ERR_IO, "%s: cannot create the temporary directory %s: %s", out, tmp,
