@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs every test binary in each build dir given; prints one line per test and the closing
 # "N passed, N failed" line; exits non-zero if any failed. Tests find shared data via WARM_SHARED_DATA.
+# A fuzz build dir (build/fuzz) runs each fuzz target for a few seconds instead (scripts/fuzz.sh smoke), or
+# counts them skipped with the reason when clang/libFuzzer is not installed.
 cd "$(dirname "$0")/.." || exit 2
 : "${WARM_SHARED_DATA:=$(cd .. && pwd)/shared/data}"
 export WARM_SHARED_DATA
@@ -9,6 +11,19 @@ export WARM_SHARED_DATA
 ASAN_SKIP="test_pipeline test_demo"
 pass=0; fail=0; skipped=0; failed=""
 for dir in "$@"; do
+  case "$dir" in *fuzz*)
+    for src in fuzz/fuzz_*.c; do
+      name=$(basename "$src" .c)
+      if ! sh scripts/fuzz.sh available >/dev/null; then
+        skipped=$((skipped + 1)); echo "SKIP $name (no clang with libFuzzer: apt-get install clang-14 libclang-rt-14-dev)"
+      elif out=$(sh scripts/fuzz.sh smoke "$name" 2>&1); then
+        pass=$((pass + 1)); echo "PASS $dir/fuzz/$name ($(echo "$out" | head -1 | cut -d' ' -f3-4))"
+      else
+        fail=$((fail + 1)); failed="$failed $dir/fuzz/$name"; echo "FAIL $dir/fuzz/$name"; echo "$out" | tail -n 30
+      fi
+    done
+    continue ;;
+  esac
   for t in "$dir"/tests/test_*; do
     [ -x "$t" ] || continue
     case "$t" in *.d|*.o|*.log) continue ;; esac
