@@ -2,12 +2,13 @@
 # Installs the Debian packages warm needs, with apt-get, only when one is missing.
 #   build: compiler-side libraries for the library, CLI and tests (cJSON: JSON parsing; cmocka: unit tests;
 #          clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for the fuzz smoke run of make test)
-#   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`
+#   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`, and OpenBLAS for PyTorch
+#          (python3-torch alone pulls in only the reference libblas3, 10-20x slower: no baseline)
 #   plot:  gnuplot (no X) for the figures of `warm lmc --plot` (scripts/plot_lmc.gp; optional)
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev clang-14 libclang-rt-14-dev" ;;
-  bench) pkgs="python3-torch python3-numpy" ;;
+  bench) pkgs="python3-torch python3-numpy libopenblas0-pthread" ;;
   plot) pkgs="gnuplot-nox" ;;
   *) echo "install-deps.sh: unknown set '$1' (build|bench|plot)" >&2; exit 2 ;;
 esac
