@@ -67,7 +67,7 @@ LIBWARM := $(BUILD)/libwarm.a
 WARM := $(BUILD)/warm
 
 .SECONDARY:
-.PHONY: all lib tests benches fuzzers test test-release test-asan demo deps bench clean help fixtures fuzz
+.PHONY: all lib tests benches fuzzers test test-release test-asan demo deps bench clean help fixtures fuzz crash
 all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
 lib: $(LIBWARM)
 tests: $(TEST_BIN)
@@ -118,6 +118,11 @@ fuzz: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=fuzz fuzzers
 	FUZZ_RUNS=$(FUZZ_RUNS) sh scripts/fuzz.sh long
 
+# `make crash`: kill -9 / disk-full tests of pretrain, train-rm, sweep, merge (minutes; not part of make test).
+crash: deps
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
+	bash scripts/crash-test.sh build/release
+
 # `make demo`: the WARM pipeline on the embedded task, report in demo-out/report.md (docs/demo.md).
 # SCALE=tiny|small|full (default small: <= 10 minutes on 2 cores); OUT=DIR (default demo-out). Reruns resume.
 SCALE ?= small
@@ -146,6 +151,7 @@ help:
 	@echo "make demo      build and run the WARM pipeline + report (SCALE=tiny|small|full, OUT=demo-out)"
 	@echo "make test      build and run every test (release + ASan/UBSan builds, a few seconds of each fuzzer)"
 	@echo "make fuzz      every fuzz target for FUZZ_RUNS executions (default 10^6; docs/reliability.md)"
+	@echo "make crash     kill -9 at random moments of pretrain/train-rm/sweep/merge, and a full disk"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
 	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"

@@ -38,6 +38,13 @@ for dir in "$@"; do
       fail=$((fail + 1)); failed="$failed $t"; echo "FAIL $t"; tail -n 30 "$t.log"
     fi
   done
+  # Bad input files handed to every command: exit status, error text, nothing written (docs/reliability.md).
+  start=$(date +%s)
+  if bash scripts/bad-inputs.sh "$dir" > "$dir/bad-inputs.log" 2>&1; then
+    pass=$((pass + 1)); echo "PASS $dir/bad-inputs ($(( $(date +%s) - start ))s; $(tail -1 "$dir/bad-inputs.log"))"
+  else
+    fail=$((fail + 1)); failed="$failed $dir/bad-inputs"; echo "FAIL $dir/bad-inputs"; grep FAIL "$dir/bad-inputs.log"
+  fi
 done
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skipped skipped"
