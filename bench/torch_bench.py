@@ -38,7 +38,8 @@ kernels on some), and an environment may set OPENBLAS_CORETYPE to a core slower 
   --sweep        runs each candidate core type valid on this CPU (cpuinfo flags: Haswell/Zen need AVX2+FMA,
                  SkylakeX AVX-512 F/CD/BW/DQ/VL, Cooperlake also AVX-512 BF16; plus OpenBLAS's own detection and
                  the environment's OPENBLAS_CORETYPE) x threads 1..nproc: a 1024^2 sgemm probe per setting, then
-                 the full --config benchmark for every setting within 60 % of the best probe, and prints
+                 the full --config benchmark for every setting within 60 % of the best probe at its thread
+                 count, and prints
                  "torch best config=.. what=train|score tokens_per_s=.. coretype=.. threads=..": PyTorch's
                  fastest measured setting per measurement. With a reference BLAS it prints
                  "torch best ... blas=reference" and exits 3, and bench/run.sh prints no ratio.
@@ -99,7 +100,8 @@ def parse():
     ap.add_argument("--sweep", action="store_true",
                     help="run --config for each valid core type x thread count; print PyTorch's best setting")
     ap.add_argument("--probe-keep", type=float, default=0.6,
-                    help="--sweep: full runs for settings within this fraction of the best sgemm probe")
+                    help="--sweep: full runs for settings within this fraction of the best sgemm probe at the "
+                         "same thread count")
     ap.add_argument("--_mm", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.omp_threads = a.omp_threads or a.threads
@@ -264,10 +266,12 @@ def sweep():
     if not probes:
         print("torch_bench: no core type could run", file=sys.stderr)
         sys.exit(1)
-    top = max(p[0] for p in probes)
+    top = {}  # best probe per thread count: 2 threads double a 1024^2 sgemm but may not help small layers
+    for gf, ct, t in probes:
+        top[t] = max(top.get(t, 0.0), gf)
     best = {}
     for gf, ct, t in probes:
-        if gf < ARGS.probe_keep * top:
+        if gf < ARGS.probe_keep * top[t]:
             continue
         cmd = [sys.executable, __file__, "--config", ARGS.config, "--threads", str(t), "--steps", str(ARGS.steps),
                "--warmup", str(ARGS.warmup)]
