@@ -46,7 +46,7 @@ endif
 
 CFLAGS_ALL := $(BASE) $(OPT) $(CFLAGS)
 ifeq ($(MODE),fuzz)
-# clang 14's ASan needs over 20 minutes at -O1 for the unrolled AVX-512 GEMM (src/kernels/matmul.c; 3 s at -O0).
+# clang 14's ASan needs more than 10 minutes at -O1 for the unrolled AVX-512 GEMM (src/kernels/matmul.c; 3 s at -O0).
 # The fuzz targets parse files and barely run the kernels, so the kernels build at -O0 in this mode.
 $(BUILD)/obj/src/kernels/%.o: CFLAGS_ALL := $(BASE) $(subst -O1,-O0,$(OPT)) $(CFLAGS)
 endif
