@@ -154,6 +154,6 @@ help:
 	@echo "make crash     kill -9 at random moments of pretrain/train-rm/sweep/merge, and a full disk"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
-	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all"
+	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all;  make MODE=fuzz fuzzers (clang, libFuzzer)"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -30,6 +30,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 # validation); every JSON file must parse; JSONL logs may only end with complete lines.
 check_dir() { # what dir
   local f
+  [ -d "$2" ] || return 0  # killed before it created its directory
   while IFS= read -r f; do
     case "$f" in *.tmp.*|*.old.*) continue ;; esac
     case "$f" in
