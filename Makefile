@@ -67,7 +67,8 @@ LIBWARM := $(BUILD)/libwarm.a
 WARM := $(BUILD)/warm
 
 .SECONDARY:
-.PHONY: all lib tests benches fuzzers test test-release test-asan demo deps bench clean help fixtures fuzz crash
+.PHONY: all lib tests benches fuzzers test test-release test-asan demo deps bench clean help fixtures bpe-fixtures \
+        fuzz crash
 all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
 lib: $(LIBWARM)
 tests: $(TEST_BIN)
@@ -132,9 +133,12 @@ demo: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
 	$(WARM) demo --scale $(SCALE) --out $(OUT)
 
-# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline.
+# Benchmarks (not part of the tests): needs python3-torch for the PyTorch baseline; the tokenizer benchmark's
+# baseline is the npm GPT-2 encoders (installed into build/npm when npm is there).
 bench: deps
 	@sh scripts/install-deps.sh bench
+	-@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix build/npm $(BPE_NPM) \
+	  || echo "bench: the npm tokenizer baseline is skipped (no npm, or the registry cannot be reached)"
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
@@ -143,6 +147,16 @@ fixtures:
 	@sh scripts/install-deps.sh bench
 	/usr/bin/python3 scripts/make_golden.py tests/fixtures
 	/usr/bin/python3 scripts/make_merge_fixtures.py tests/fixtures
+
+# Regenerates the GPT-2 tokenizer fixtures (tests/fixtures/bpe_golden_*) with the npm reference encoders and
+# Python's regex module, and the Unicode class tables of the pre-tokeniser (src/text/unicode_data.c).
+BPE_NPM := gpt-3-encoder@1.1.4 js-tiktoken@1.0.21
+SHARED_DATA ?= ../shared/data
+bpe-fixtures:
+	@sh scripts/install-deps.sh bpe
+	npm install --silent --no-audit --no-fund --prefix build/npm $(BPE_NPM)
+	/usr/bin/python3 scripts/make_unicode_tables.py > src/text/unicode_data.c.tmp && mv src/text/unicode_data.c.tmp src/text/unicode_data.c
+	node scripts/make_bpe_golden.js $(SHARED_DATA) tests/fixtures
 
 clean:
 	rm -rf build
@@ -154,6 +168,7 @@ help:
 	@echo "make crash     kill -9 at random moments of pretrain/train-rm/sweep/merge, and a full disk"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
+	@echo "make bpe-fixtures  regenerate the GPT-2 tokenizer goldens (npm encoders) and Unicode tables"
 	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] all;  make MODE=fuzz fuzzers (clang, libFuzzer)"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -9,6 +9,9 @@
 #                      OpenBLAS (Debian's python3-torch alone gets the reference libblas3, 10-20x slower)
 #   bench_pairs        pair training on realistic pairs (synthetic, seed 1): padded vs shared-prefix packed step,
 #                      then torch_bench.py --pairs on the same pairs with the core type that won config S training
+#   bench_bpe          GPT-2 BPE encoding of Tiny Shakespeare on one core (MB/s), then bpe_node.js: the npm
+#                      encoders js-tiktoken and gpt-3-encoder on the same text (skipped without node or the
+#                      packages in build/npm)
 # Usage: bench/run.sh BUILD_DIR   (prints figures; docs/benchmarks.md records them with date and machine)
 # Environment: BENCH_CONFIGS (default "S M"), BENCH_PAIRS=0 skips the pair benchmark.
 set -eu
@@ -55,14 +58,22 @@ else
             if (b > 0) printf "ratio config=%s what=%s warm_threads=%s warm=%s torch_best=%.0f (%s) ratio=%.2f\n", p[1], p[2], p[3], warm[k], b, how[p[1] " " tw], warm[k] / b } }
   ' "$OUT" | sort
 fi
-[ "${BENCH_PAIRS:-1}" = 0 ] && exit 0
-CT=$(sed -n 's/^torch best config=S what=train .*OPENBLAS_CORETYPE=\([^ ]*\).*/\1/p' "$OUT" | head -1)
-[ "$CT" = unset ] && CT=
-for w in 128 256; do
-  for t in 1 2; do
-    echo "## pair training, width $w, $t thread(s) (PyTorch: OPENBLAS_CORETYPE=${CT:-unset}, config S training's best)"
-    OMP_NUM_THREADS=$t "$B/bench/bench_pairs" --width "$w" --steps 20 --dump "$PAIRS"
-    if [ -n "$CT" ]; then export OPENBLAS_CORETYPE="$CT"; else unset OPENBLAS_CORETYPE; fi
-    /usr/bin/python3 bench/torch_bench.py --pairs "$PAIRS" --width "$w" --threads "$t" --steps 5
+if [ "${BENCH_PAIRS:-1}" != 0 ]; then
+  CT=$(sed -n 's/^torch best config=S what=train .*OPENBLAS_CORETYPE=\([^ ]*\).*/\1/p' "$OUT" | head -1)
+  [ "$CT" = unset ] && CT=
+  for w in 128 256; do
+    for t in 1 2; do
+      echo "## pair training, width $w, $t thread(s) (PyTorch: OPENBLAS_CORETYPE=${CT:-unset}, config S training's best)"
+      OMP_NUM_THREADS=$t "$B/bench/bench_pairs" --width "$w" --steps 20 --dump "$PAIRS"
+      if [ -n "$CT" ]; then export OPENBLAS_CORETYPE="$CT"; else unset OPENBLAS_CORETYPE; fi
+      /usr/bin/python3 bench/torch_bench.py --pairs "$PAIRS" --width "$w" --threads "$t" --steps 5
+    done
   done
-done
+fi
+echo "## GPT-2 BPE tokenizer, 1 thread"
+"$B/bench/bench_bpe"
+if command -v node >/dev/null && [ -d build/npm/node_modules/js-tiktoken ] && [ -d build/npm/node_modules/gpt-3-encoder ]; then
+  node bench/bpe_node.js
+else
+  echo "npm baseline skipped: needs node and build/npm/node_modules (make bpe-fixtures installs them)"
+fi

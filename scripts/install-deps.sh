@@ -5,17 +5,23 @@
 #   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`, and OpenBLAS for PyTorch
 #          (python3-torch alone pulls in only the reference libblas3, 10-20x slower: no baseline)
 #   plot:  gnuplot (no X) for the figures of `warm lmc --plot` (scripts/plot_lmc.gp; optional)
+#   bpe:   what `make bpe-fixtures` needs to regenerate the GPT-2 tokenizer goldens and Unicode tables:
+#          python3-regex (pre-tokens), unicode-data (the UCD files), node + npm (the npm reference encoders);
+#          never needed by `make test`
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev clang-14 libclang-rt-14-dev" ;;
   bench) pkgs="python3-torch python3-numpy libopenblas0-pthread" ;;
   plot) pkgs="gnuplot-nox" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot)" >&2; exit 2 ;;
+  bpe) pkgs="python3-regex unicode-data" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot|bpe)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# node and npm may come from another Debian archive (e.g. a nodejs package that bundles npm): any will do.
+if [ "${1:-build}" = bpe ] && ! { command -v node && command -v npm; } >/dev/null; then missing="$missing nodejs npm"; fi
 [ -z "$missing" ] && exit 0
 echo "install-deps.sh: installing$missing"
 if [ "$(id -u)" != 0 ]; then

@@ -103,13 +103,15 @@ class GPT2RM(torch.nn.Module):
     def named(self):
         return {n: self.w(n) for n in self.names}
 
-    def forward(self, tokens, lengths):
-        """tokens (B, T) right-padded, lengths (B); returns rewards (B)."""
+    def residuals(self, tokens):
+        """tokens (B, T) right-padded; returns the residual stream after the embeddings and after each block,
+        a list of L + 1 tensors (B, T, C) (no final LayerNorm)."""
         B, T = tokens.shape
         C, H = self.C, self.H
         tr = self.training and self.p > 0
         x = self.w("transformer.wte.weight")[tokens] + self.w("transformer.wpe.weight")[:T][None]
         x = F.dropout(x, self.p, tr)
+        out = [x]
         causal = torch.ones(T, T, dtype=torch.bool).tril()
         for l in range(self.L):
             pre = "transformer.h.%d." % l
@@ -130,10 +132,22 @@ class GPT2RM(torch.nn.Module):
             h = F.gelu(h, approximate="tanh")
             h = h @ self.w(pre + "mlp.c_proj.weight") + self.w(pre + "mlp.c_proj.bias")
             x = x + F.dropout(h, self.p, tr)
+            out.append(x)
+        return out
+
+    def ln_f(self, x):
+        return F.layer_norm(x, (self.C,), self.w("transformer.ln_f.weight"), self.w("transformer.ln_f.bias"),
+                            self.eps)
+
+    def logits(self, tokens):
+        """Next-token logits (B, T, V) through the tied embedding (the LM head of the checkpoint)."""
+        return self.ln_f(self.residuals(tokens)[-1]) @ self.w("transformer.wte.weight").T
+
+    def forward(self, tokens, lengths):
+        """tokens (B, T) right-padded, lengths (B); returns rewards (B)."""
+        x = self.residuals(tokens)[-1]
         # Pool first (the pooled row only depends on itself after the last block), then ln_f and the head.
-        pooled = x[torch.arange(B), lengths - 1]
-        pooled = F.layer_norm(pooled, (C,), self.w("transformer.ln_f.weight"), self.w("transformer.ln_f.bias"),
-                              self.eps)
+        pooled = self.ln_f(x[torch.arange(x.shape[0]), lengths - 1])
         return pooled @ self.w("score.weight")[0]
 
 

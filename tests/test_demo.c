@@ -33,19 +33,7 @@
 
 static char bin[600], run_dir[64];
 
-static int find_binary(void) {
-    char exe[512];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) return 0;
-    exe[len] = 0;
-    for (int k = 0; k < 2; k++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash) return 0;
-        *slash = 0;
-    }
-    snprintf(bin, sizeof bin, "%s/warm", exe);
-    return access(bin, X_OK) == 0;
-}
+static int find_binary(void) { return test_find_warm(bin, sizeof bin); }
 
 /* Runs `warm ARGS` with output in DIR/NAME.log; returns the exit status. */
 static int warm(const char *log, const char *args) {

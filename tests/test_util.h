@@ -25,6 +25,22 @@ static inline const char *test_shared_data(void) {
     return d ? d : "../shared/data";
 }
 
+/* The warm binary of the build that holds this test (build/MODE/tests/test_x -> build/MODE/warm) into bin;
+ * returns 1 when it exists and is executable. */
+static inline int test_find_warm(char *bin, size_t n) {
+    char exe[512];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return 0;
+    exe[len] = 0;
+    for (int k = 0; k < 2; k++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash) return 0;
+        *slash = 0;
+    }
+    snprintf(bin, n, "%s/warm", exe);
+    return access(bin, X_OK) == 0;
+}
+
 /* A fresh temp directory path (created); caller frees nothing (static buffer per call site is fine). */
 static inline void test_tmpdir(char *buf, size_t n) {
     snprintf(buf, n, "/tmp/warm-test-XXXXXX");

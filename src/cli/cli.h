@@ -105,6 +105,7 @@ int cli_cmd_bon(int argc, char **argv);
 int cli_cmd_toy(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
+int cli_cmd_tokenize(int argc, char **argv);
 /* ---- add new commands above this line (cli_cmd_init, cli_cmd_inspect, ...) ---- */
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * wordtok.c — the WORD tokenizer of include/warm/tokenizer.h: a fixed list of words, one id each.
+ * wordtok.c — the WORD tokenizer of include/warm/tokenizer.h (behind tokenizer.c's dispatch): a fixed list of
+ * words, one id each.
  *
  * Layout: words[V] owns one NUL-terminated copy per word (id = index); an open-addressing hash table
  * (FNV-1a, linear probing, capacity a power of two >= 2V) maps a word to its id. The three specials
@@ -14,7 +15,7 @@
  * Decode writes an out-of-range id as "<unk>": decoding serves reports, and a bad id there must not hide
  * the rest of the text.
  */
-#include "warm/tokenizer.h"
+#include "text/tok_internal.h"
 
 #include "warm/data.h"
 
@@ -23,9 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
-struct warm_tokenizer {
+struct tok_word {
     int V;            /* vocabulary size */
     char **words;     /* (V) owned copies */
     int32_t *table;   /* (cap) word id or -1 */
@@ -37,22 +37,16 @@ static const char *const tok_specials[3] = {"<pad>", "<eos>", "<unk>"};
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-static uint32_t fnv1a(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
 /* Id of the n-byte word s (not necessarily NUL-terminated), or -1. */
-static int32_t lookup(const warm_tokenizer *t, const char *s, size_t n) {
-    for (uint32_t h = fnv1a(s, n) & (t->cap - 1);; h = (h + 1) & (t->cap - 1)) {
+static int32_t lookup(const tok_word *t, const char *s, size_t n) {
+    for (uint32_t h = tok_fnv1a(s, n) & (t->cap - 1);; h = (h + 1) & (t->cap - 1)) {
         int32_t id = t->table[h];
         if (id < 0) return -1;
-        if (strncmp(t->words[id], s, n) == 0 && t->words[id][n] == 0) return id;
+        if (strnlen(t->words[id], n + 1) == n && memcmp(t->words[id], s, n) == 0) return id;
     }
 }
 
-void warm_tok_free(warm_tokenizer *t) {
+void tok_word_free(tok_word *t) {
     if (!t) return;
     for (int i = 0; i < t->V; i++) free(t->words[i]);
     free(t->words);
@@ -68,11 +62,11 @@ static warm_status check_word(const char *w, int i, warm_error *err) {
 }
 
 /* Appends a copy of w as the next id; duplicates are an error. */
-static warm_status add_word(warm_tokenizer *t, const char *w, warm_error *err) {
+static warm_status add_word(tok_word *t, const char *w, warm_error *err) {
     warm_status s = check_word(w, t->V, err);
     if (s != WARM_OK) return s;
     size_t n = strlen(w);
-    uint32_t h = fnv1a(w, n) & (t->cap - 1);
+    uint32_t h = tok_fnv1a(w, n) & (t->cap - 1);
     for (; t->table[h] >= 0; h = (h + 1) & (t->cap - 1))
         if (strcmp(t->words[t->table[h]], w) == 0)
             return warm_error_set(err, WARM_ERR_ARG, "duplicate word \"%.64s\" (ids %d and %d)", w, t->table[h], t->V);
@@ -82,11 +76,11 @@ static warm_status add_word(warm_tokenizer *t, const char *w, warm_error *err) {
 }
 
 /* An empty tokenizer with room for max_words words. */
-static warm_status tok_alloc(warm_tokenizer **out, int max_words, warm_error *err) {
+static warm_status tok_alloc(tok_word **out, int max_words, warm_error *err) {
     *out = NULL;
     if (max_words < 0 || max_words > (1 << 24))
         return warm_error_set(err, WARM_ERR_ARG, "vocabulary of %d words is out of range", max_words);
-    warm_tokenizer *t = calloc(1, sizeof *t);
+    tok_word *t = calloc(1, sizeof *t);
     uint32_t cap = 16;
     while (cap < 2u * (uint32_t)max_words) cap *= 2;
     if (t) {
@@ -95,7 +89,7 @@ static warm_status tok_alloc(warm_tokenizer **out, int max_words, warm_error *er
         t->table = malloc(cap * sizeof *t->table);
     }
     if (!t || !t->words || !t->table) {
-        warm_tok_free(t);
+        tok_word_free(t);
         return warm_error_set(err, WARM_ERR_NOMEM, "out of memory");
     }
     memset(t->table, 0xff, cap * sizeof *t->table); /* all -1 */
@@ -103,16 +97,16 @@ static warm_status tok_alloc(warm_tokenizer **out, int max_words, warm_error *er
     return WARM_OK;
 }
 
-static void set_special_ids(warm_tokenizer *t) {
+static void set_special_ids(tok_word *t) {
     t->pad = lookup(t, "<pad>", 5);
     t->eos = lookup(t, "<eos>", 5);
     t->unk = lookup(t, "<unk>", 5);
 }
 
-warm_status warm_tok_from_words(warm_tokenizer **out, const char *const *words, int n, warm_error *err) {
+warm_status tok_word_from_words(tok_word **out, const char *const *words, int n, warm_error *err) {
     *out = NULL;
     if (n < 0 || (n > 0 && !words)) return warm_error_set(err, WARM_ERR_ARG, "warm_tok_from_words: no words");
-    warm_tokenizer *t;
+    tok_word *t;
     warm_status s = tok_alloc(&t, n + 3, err);
     for (int k = 0; k < 3 && s == WARM_OK; k++) {
         int present = 0;
@@ -121,7 +115,7 @@ warm_status warm_tok_from_words(warm_tokenizer **out, const char *const *words, 
     }
     for (int i = 0; i < n && s == WARM_OK; i++) s = add_word(t, words[i], err);
     if (s != WARM_OK) {
-        warm_tok_free(t);
+        tok_word_free(t);
         return s;
     }
     set_special_ids(t);
@@ -129,26 +123,23 @@ warm_status warm_tok_from_words(warm_tokenizer **out, const char *const *words, 
     return WARM_OK;
 }
 
-int warm_tok_vocab_size(const warm_tokenizer *t) { return t->V; }
-int32_t warm_tok_pad(const warm_tokenizer *t) { return t->pad; }
-int32_t warm_tok_eos(const warm_tokenizer *t) { return t->eos; }
-int32_t warm_tok_unk(const warm_tokenizer *t) { return t->unk; }
+int tok_word_vocab_size(const tok_word *t) { return t->V; }
 
-int32_t warm_tok_id(const warm_tokenizer *t, const char *word) { return word ? lookup(t, word, strlen(word)) : -1; }
+int32_t tok_word_special(const tok_word *t, int which) { return which == 0 ? t->pad : which == 1 ? t->eos : t->unk; }
 
-const char *warm_tok_word(const warm_tokenizer *t, int32_t id) {
-    return id >= 0 && id < t->V ? t->words[id] : NULL;
-}
+int32_t tok_word_id(const tok_word *t, const char *s, size_t n) { return lookup(t, s, n); }
 
-warm_status warm_tok_encode(const warm_tokenizer *t, const char *text, int allow_unk, int32_t *ids, int max, int *n,
-                            warm_error *err) {
+const char *tok_word_word(const tok_word *t, int32_t id) { return id >= 0 && id < t->V ? t->words[id] : NULL; }
+
+warm_status tok_word_encode(const tok_word *t, const char *text, size_t len, int allow_unk, int32_t *ids, int max,
+                            int *n, warm_error *err) {
     int count = 0;
     *n = 0;
-    for (const char *p = text ? text : ""; *p;) {
-        while (is_space(*p)) p++;
-        if (!*p) break;
+    for (const char *p = text, *end = text + len; p < end;) {
+        while (p < end && is_space(*p)) p++;
+        if (p == end) break;
         const char *start = p;
-        while (*p && !is_space(*p)) p++;
+        while (p < end && !is_space(*p)) p++;
         int32_t id = lookup(t, start, (size_t)(p - start));
         if (id < 0 && !allow_unk)
             return warm_error_set(err, WARM_ERR_FORMAT, "unknown word \"%.*s\" (word %d)",
@@ -162,16 +153,16 @@ warm_status warm_tok_encode(const warm_tokenizer *t, const char *text, int allow
     return WARM_OK;
 }
 
-char *warm_tok_decode(const warm_tokenizer *t, const int32_t *ids, int n) {
+char *tok_word_decode(const tok_word *t, const int32_t *ids, int n, size_t *len_out) {
     size_t len = 1;
     for (int i = 0; i < n; i++) {
-        const char *w = warm_tok_word(t, ids[i]);
+        const char *w = tok_word_word(t, ids[i]);
         len += strlen(w ? w : "<unk>") + 1;
     }
     char *out = malloc(len), *p = out;
     if (!out) return NULL;
     for (int i = 0; i < n; i++) {
-        const char *w = warm_tok_word(t, ids[i]);
+        const char *w = tok_word_word(t, ids[i]);
         if (!w) w = "<unk>";
         if (i) *p++ = ' ';
         size_t k = strlen(w);
@@ -179,6 +170,7 @@ char *warm_tok_decode(const warm_tokenizer *t, const int32_t *ids, int n) {
         p += k;
     }
     *p = 0;
+    if (len_out) *len_out = (size_t)(p - out);
     return out;
 }
 
@@ -199,7 +191,7 @@ static warm_status check_keys(const cJSON *obj, const char *const *keys, int nke
 }
 
 /* vocab[id] must be the special's name. */
-static warm_status check_special(const cJSON *root, const char *key, const char *name, const warm_tokenizer *t,
+static warm_status check_special(const cJSON *root, const char *key, const char *name, const tok_word *t,
                                  const char *path, warm_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -212,7 +204,7 @@ static warm_status check_special(const cJSON *root, const char *key, const char 
     return WARM_OK;
 }
 
-static warm_status vocab_from_json(warm_tokenizer *t, const cJSON *vocab, const char *path, warm_error *err) {
+static warm_status vocab_from_json(tok_word *t, const cJSON *vocab, const char *path, warm_error *err) {
     for (const cJSON *w = vocab->child; w; w = w->next) {
         warm_status s = cJSON_IsString(w) ? add_word(t, w->valuestring, err)
                                           : warm_error_set(err, WARM_ERR_FORMAT, "vocab entry %d is not a string", t->V);
@@ -224,7 +216,8 @@ static warm_status vocab_from_json(warm_tokenizer *t, const cJSON *vocab, const 
     return WARM_OK;
 }
 
-static warm_status tok_from_json(warm_tokenizer **out, const cJSON *root, const char *path, warm_error *err) {
+warm_status tok_word_from_json(tok_word **out, const cJSON *root, const char *path, warm_error *err) {
+    *out = NULL;
     static const char *const keys[] = {"kind", "vocab", "pad", "eos", "unk"};
     if (!cJSON_IsObject(root)) return warm_error_set(err, WARM_ERR_FORMAT, "%s: not a JSON object", path);
     warm_status s = check_keys(root, keys, 5, path, err);
@@ -234,14 +227,14 @@ static warm_status tok_from_json(warm_tokenizer **out, const cJSON *root, const 
         return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"kind\" must be \"word\"", path);
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(root, "vocab");
     if (!cJSON_IsArray(vocab)) return warm_error_set(err, WARM_ERR_FORMAT, "%s: \"vocab\" must be an array", path);
-    warm_tokenizer *t;
+    tok_word *t;
     if ((s = tok_alloc(&t, cJSON_GetArraySize(vocab), err)) != WARM_OK) return warm_error_prefix(err, "%s", path);
     if ((s = vocab_from_json(t, vocab, path, err)) == WARM_OK &&
         (s = check_special(root, "pad", "<pad>", t, path, err)) == WARM_OK &&
         (s = check_special(root, "eos", "<eos>", t, path, err)) == WARM_OK)
         s = check_special(root, "unk", "<unk>", t, path, err);
     if (s != WARM_OK) {
-        warm_tok_free(t);
+        tok_word_free(t);
         return s;
     }
     set_special_ids(t);
@@ -249,26 +242,7 @@ static warm_status tok_from_json(warm_tokenizer **out, const cJSON *root, const 
     return WARM_OK;
 }
 
-warm_status warm_tok_load(warm_tokenizer **out, const char *path, warm_error *err) {
-    *out = NULL;
-    size_t size = 0;
-    char *text = warm_read_file(path, &size, err);
-    if (!text) return err ? err->code : WARM_ERR_IO;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
-    warm_status s;
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        s = warm_error_set(err, WARM_ERR_FORMAT, "%s: invalid JSON near byte %zu", path, at);
-    } else {
-        s = tok_from_json(out, root, path, err);
-    }
-    cJSON_Delete(root);
-    free(text);
-    return s;
-}
-
-static cJSON *tok_to_json(const warm_tokenizer *t) {
+static cJSON *tok_to_json(const tok_word *t) {
     cJSON *root = cJSON_CreateObject();
     cJSON *vocab = cJSON_CreateStringArray((const char *const *)t->words, t->V);
     if (!root || !vocab || !cJSON_AddStringToObject(root, "kind", "word") ||
@@ -285,7 +259,7 @@ static cJSON *tok_to_json(const warm_tokenizer *t) {
     return root;
 }
 
-warm_status warm_tok_save(const warm_tokenizer *t, const char *path, warm_error *err) {
+warm_status tok_word_save(const tok_word *t, const char *path, warm_error *err) {
     cJSON *root = tok_to_json(t);
     if (!root) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
     /* One line of JSON through the atomic JSONL writer (temp file, fflush + fsync, rename). */
