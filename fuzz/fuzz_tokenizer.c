@@ -1,9 +1,11 @@
 /*
- * fuzz_tokenizer.c — tokenizer.json (`--tokenizer` of pretrain, sft, sample, score, ...; task/tokenizer.json):
- * warm_tok_load, then encode and decode through the loaded vocabulary and a save/load round trip that must
- * give the same vocabulary back.
+ * fuzz_tokenizer.c — a tokenizer JSON file (`--tokenizer` of pretrain, sft, sample, score, tokenize, ...;
+ * task/tokenizer.json): warm_tok_load, which reads warm's WORD file or a Hugging Face tokenizer.json (BPE) by
+ * content. Then, WORD: every word encodes to its own id, and a save/load round trip gives the same vocabulary;
+ * BPE: fuzz_bpe_roundtrip (fuzz_tok.h) on the input's own bytes.
  */
 #include "fuzz_util.h"
+#include "fuzz_tok.h"
 
 #include "warm/tokenizer.h"
 
@@ -15,6 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     warm_error err;
     warm_tokenizer *t = NULL, *u = NULL;
     if (warm_tok_load(&t, path, &err) != WARM_OK) return 0;
+    if (warm_tok_kind_of(t) == WARM_TOK_BPE) {
+        fuzz_bpe_roundtrip(t, data, size);
+        warm_tok_free(t);
+        return 0;
+    }
     int V = warm_tok_vocab_size(t);
     /* Encode each word of the vocabulary (capped) and a text of the first few, then decode. */
     int32_t ids[64];

@@ -8,7 +8,7 @@ W=build/release/warm
 C=fuzz/corpus
 SEP='
 --8<--'
-for t in safetensors st_index config prefs lmdata tokenizer jsonl sweep report task; do mkdir -p "$C/$t"; done
+for t in safetensors st_index config prefs lmdata tokenizer gpt2_files jsonl sweep report task; do mkdir -p "$C/$t"; done
 tmp=$(mktemp -d /tmp/warm-corpus-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,6 +32,34 @@ printf '%s' '{"weight_map":{"wte.weight":"model-00001-of-00002.safetensors"}}' >
 # tokenizer.json
 printf '%s' '{"kind":"word","vocab":["<pad>","<eos>","<unk>","the","cat","sat","."],"pad":0,"eos":1,"unk":2}' \
   > "$C/tokenizer/small.json"
+
+# GPT-2 byte-level BPE, tiny: the 256 byte symbols (GPT-2's byte-to-unicode map), "ab", "<|endoftext|>", one
+# merge; as encoder.json + vocab.bpe (fuzz_gpt2_files) and as a Hugging Face tokenizer.json (fuzz_tokenizer)
+python3 - "$C" <<'PY'
+import json, sys
+c = sys.argv[1]
+keep = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or b >= 174]
+sym, extra = {}, 0
+for b in range(256):
+    if b in keep:
+        sym[b] = chr(b)
+    else:
+        sym[b] = chr(256 + extra)
+        extra += 1
+enc = {sym[b]: b for b in range(256)}
+enc["ab"] = 256
+enc["<|endoftext|>"] = 257
+with open(f"{c}/gpt2_files/tiny.txt", "w", encoding="utf-8") as f:
+    f.write(json.dumps(enc, ensure_ascii=False) + "\n--8<--\n#version: 0.2\na b\n")
+hf = {"version": "1.0", "added_tokens": [{"id": 257, "content": "<|endoftext|>", "single_word": False,
+      "lstrip": False, "rstrip": False, "normalized": True, "special": True}], "normalizer": None,
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+      "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "vocab": enc,
+                "merges": ["a b"]}}
+with open(f"{c}/tokenizer/hf-bpe.json", "w", encoding="utf-8") as f:
+    json.dump(hf, f, ensure_ascii=False)
+PY
 
 # preference rows: explicit, implicit, pre-tokenised, optional fields
 cat > "$C/prefs/trl.jsonl" <<'J'
