@@ -1,6 +1,7 @@
 # warm — build, test, demo.  `make help` lists the targets.
 #
-# Build modes (MODE=...): release (default: -O3, OpenMP), asan (ASan+UBSan, no OpenMP, -O1), debug (-O0).
+# Build modes (MODE=...): release (default: -O3, OpenMP), asan (ASan+UBSan, no OpenMP, -O1), debug (-O0),
+# fuzz (clang + libFuzzer instrumentation + ASan+UBSan, no OpenMP: `make MODE=fuzz fuzzers`, docs/reliability.md).
 # Every mode compiles with strict C11 warnings as errors (modes without OpenMP ignore its pragmas).
 # Outputs go to build/$(MODE)/; `make MPI=1` builds with Open MPI (mpicc) into build/$(MODE)-mpi/ (docs/scale.md).
 
@@ -37,34 +38,51 @@ LDOPT :=
 else ifeq ($(MODE),debug)
 OPT := -O0 -g -Wno-unknown-pragmas
 LDOPT :=
+else ifeq ($(MODE),fuzz)
+FUZZ_CC ?= $(shell command -v clang-14 || command -v clang)
+CC := $(FUZZ_CC)
+# clang's -Wdouble-promotion also flags the float constants NAN and INFINITY assigned to doubles (gcc does not):
+# harmless, so off in this mode only.
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+       -Wno-unknown-pragmas -Wno-double-promotion
+LDOPT := -fsanitize=fuzzer,address,undefined
 else
-$(error unknown MODE=$(MODE): use release, asan, noomp or debug)
+$(error unknown MODE=$(MODE): use release, asan, noomp, debug or fuzz)
 endif
 ifeq ($(NATIVE),1)
 OPT += -march=native
 endif
 
 CFLAGS_ALL := $(BASE) $(OPT) $(CFLAGS)
+ifeq ($(MODE),fuzz)
+# clang 14's ASan needs more than 10 minutes at -O1 for the unrolled AVX-512 GEMM (src/kernels/matmul.c; 3 s at -O0).
+# The fuzz targets parse files and barely run the kernels, so the kernels build at -O0 in this mode.
+$(BUILD)/obj/src/kernels/%.o: CFLAGS_ALL := $(BASE) $(subst -O1,-O0,$(OPT)) $(CFLAGS)
+endif
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/io/*.c src/text/*.c src/train/*.c \
                              src/merge/*.c src/eval/*.c src/align/*.c src/task/*.c src/report/*.c) $(DIST_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 LIBWARM := $(BUILD)/libwarm.a
 WARM := $(BUILD)/warm
 
 .SECONDARY:
-.PHONY: all lib tests benches test test-release test-asan demo deps bench clean help fixtures bpe-fixtures
+.PHONY: all lib tests benches fuzzers test test-release test-asan demo deps bench clean help fixtures bpe-fixtures \
+        fuzz crash
 all: $(WARM) $(TEST_BIN) $(BENCH_BIN)
 lib: $(LIBWARM)
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)
+fuzzers: $(FUZZ_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,20 +103,40 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBWARM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDOPT) $< $(LIBWARM) $(LIBS) -o $@
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIBWARM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDOPT) $< $(LIBWARM) $(LIBS) -o $@
+
 # Installs the Debian packages the build and tests need (apt-get; only when something is missing).
 deps:
 	@sh scripts/install-deps.sh build
 
 # `make test`: every test in the release build (OpenMP), then again under ASan+UBSan (no OpenMP), then the
 # MPI build's tests under mpirun with 2 and 3 ranks (Open MPI installed by the `mpi` set; docs/scale.md).
+# Then every fuzz target for a few seconds (clang + libFuzzer, ASan+UBSan; skipped, saying so, without clang).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: deps
 	@sh scripts/install-deps.sh mpi
+	@sh scripts/install-deps.sh fuzz
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=asan tests $(WARM:build/release/%=build/asan/%)
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release MPI=1 build/release-mpi/warm build/release-mpi/tests/test_dist
-	sh scripts/run-tests.sh build/release build/asan build/release-mpi
+	@if sh scripts/fuzz.sh available >/dev/null; then $(MAKE) --no-print-directory -j$(JOBS) MODE=fuzz fuzzers; \
+	 else echo "make test: clang with libFuzzer not found: the fuzz smoke run is skipped"; fi
+	sh scripts/run-tests.sh build/release build/asan build/release-mpi build/fuzz
+
+# `make fuzz`: every fuzz target for FUZZ_RUNS executions (default 10^6), corpus grown in build/fuzz/corpus/.
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	@sh scripts/install-deps.sh fuzz
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=fuzz fuzzers
+	FUZZ_RUNS=$(FUZZ_RUNS) sh scripts/fuzz.sh long
+
+# `make crash`: kill -9 / disk-full tests of pretrain, train-rm, sweep, merge (minutes; not part of make test).
+crash: deps
+	$(MAKE) --no-print-directory -j$(JOBS) MODE=release $(WARM)
+	bash scripts/crash-test.sh build/release
 
 # `make demo`: the WARM pipeline on the embedded task, report in demo-out/report.md (docs/demo.md).
 # SCALE=tiny|small|full (default small: <= 10 minutes on 2 cores); OUT=DIR (default demo-out). Reruns resume.
@@ -139,10 +177,13 @@ clean:
 
 help:
 	@echo "make demo      build and run the WARM pipeline + report (SCALE=tiny|small|full, OUT=demo-out)"
-	@echo "make test      build and run every test (release + ASan/UBSan builds, MPI build under mpirun)"
+	@echo "make test      build and run every test (release + ASan/UBSan builds, MPI build under mpirun, a few seconds of each fuzzer)"
+	@echo "make fuzz      every fuzz target for FUZZ_RUNS executions (default 10^6; docs/reliability.md)"
+	@echo "make crash     kill -9 at random moments of pretrain/train-rm/sweep/merge, and a full disk"
 	@echo "make bench     benchmarks against PyTorch (prints figures; see docs/benchmarks.md)"
 	@echo "make fixtures  regenerate the PyTorch golden and numpy merge fixtures"
 	@echo "make bpe-fixtures  regenerate the GPT-2 tokenizer goldens (npm encoders) and Unicode tables"
 	@echo "make MODE=release|asan|noomp|debug [NATIVE=1] [MPI=1] all   (MPI=1: Open MPI build in build/MODE-mpi)"
+	@echo "make MODE=fuzz fuzzers   (clang, libFuzzer)"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -1,18 +1,22 @@
 /*
  * bench_train.c — whole-model throughput of warm on the benchmark configs of issue 2:
  *   train:  reward-model step = forward + backward of 2P full-length sequences, BT loss, AdamW (clip 1.0)
- *   score:  forward only (rewards), same batch
+ *   score:  forward only (rewards), same batch: score_full = every row of every layer; score = the last layer
+ *           pruned to the pooled rows (warm_trainer_rewards); score_packed / score_batched = the engines of
+ *           src/eval/score.c that warm eval, score, bon and lmc run
  *   decode: N samples from one prompt with the KV cache (shared prefix) vs a full recompute per token
  * FLOPs counted as bench/torch_bench.py does: train = (6 * 12 L C^2 + 12 L T C) per token (matmuls x3 for
  * forward+backward, attention QK^T and AV at full T); score = one third of that.
  * The train step prunes its last layer to the pooled rows (warm_trainer_set_prune) unless told otherwise; the
  * FLOP figure stays the nominal one of the full step, so with pruning it is an effective rate.
- * Usage: bench_train [S|M] [steps] [prune|noprune|both]   (threads: OMP_NUM_THREADS; both: noprune, then prune)
+ * Usage: bench_train [S|M] [steps] [prune|noprune|both|score]   (threads: OMP_NUM_THREADS; both: noprune, then
+ * prune; score: scoring only, for profiling the forward path)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "warm/eval.h"
 #include "warm/kernels.h"
 #include "warm/model.h"
 
@@ -39,14 +43,50 @@ static double time_train(warm_trainer *tr, warm_model *m, const int32_t *tok, co
     return (warm_time_now() - t0) / steps;
 }
 
+/* The scoring engines of warm eval/score/bon (src/eval/score.c) on the same B full-length sequences, each its own
+ * group (no shared prefix: the same work as warm_trainer_rewards and PyTorch's forward). */
+static void score_engines(const warm_model *m, const int32_t *tok, int B, int T, int steps, const char *which,
+                          double flops_tok_fwd) {
+    warm_eval_group *g = calloc((size_t)B, sizeof *g);
+    int *lens = malloc((size_t)B * sizeof *lens);
+    float *rw = malloc((size_t)B * sizeof *rw);
+    for (int b = 0; b < B; b++) {
+        lens[b] = T;
+        g[b] = (warm_eval_group){NULL, 0, 1, tok + (size_t)b * T, &lens[b]};
+    }
+    warm_eval_strategy engines[2] = {WARM_EVAL_PACKED, WARM_EVAL_BATCHED};
+    for (int e = 0; e < 2; e++) {
+        warm_eval_opts o = warm_eval_opts_default();
+        o.strategy = engines[e];
+        o.max_rows = B * T;
+        warm_scorer *sc;
+        warm_error err;
+        if (warm_scorer_init(&sc, m, &o, &err) || warm_scorer_groups(sc, g, B, rw, &err)) die(&err);
+        double t0 = warm_time_now();
+        for (int s = 0; s < steps; s++)
+            if (warm_scorer_groups(sc, g, B, rw, &err)) die(&err);
+        double dt = (warm_time_now() - t0) / steps, tokens = (double)B * T;
+        printf("warm config=%s threads=%d what=score_%s tokens_per_s=%.0f gflops=%.1f ms_per_batch=%.1f\n", which,
+               warm_num_threads(), warm_eval_strategy_name(engines[e]), tokens / dt, flops_tok_fwd * tokens / dt / 1e9,
+               dt * 1e3);
+        warm_scorer_free(sc);
+    }
+    free(g); free(lens); free(rw);
+}
+
 int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "S";
     int steps = argc > 2 ? atoi(argv[2]) : 10;
     const char *mode = argc > 3 ? argv[3] : "prune";
     int lo = 1, hi = 1; /* prune settings to run, in order */
+    int score_only = strcmp(mode, "score") == 0;
     if (strcmp(mode, "noprune") == 0) lo = hi = 0;
     else if (strcmp(mode, "both") == 0) lo = 0;
-    else if (strcmp(mode, "prune") != 0) { fprintf(stderr, "bench_train: mode must be prune, noprune or both\n"); return 2; }
+    else if (score_only) lo = 1, hi = 0;
+    else if (strcmp(mode, "prune") != 0) {
+        fprintf(stderr, "bench_train: mode must be prune, noprune, both or score\n");
+        return 2;
+    }
     if (steps < 1) { fprintf(stderr, "bench_train: steps must be >= 1\n"); return 2; }
     int V = 8192, T, L, NH, C, P;
     if (strcmp(which, "S") == 0) { T = 128; L = 4; NH = 4; C = 256; P = 8; }
@@ -75,12 +115,31 @@ int main(int argc, char **argv) {
                which, warm_num_threads(), prune, tokens / dt, 3.0 * flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
     }
 
+    /* Scoring through the training path: the full forward (every row of every layer, as before issue 15), then
+     * warm_trainer_rewards (last layer pruned to the pooled rows), alternating, best of 3 rounds each. */
     float *rw = malloc((size_t)B * sizeof *rw);
-    t0 = warm_time_now();
-    for (int s = 0; s < steps; s++) warm_trainer_rewards(tr, tok, len, B, T, rw);
-    dt = (warm_time_now() - t0) / steps;
-    printf("warm config=%s threads=%d what=score tokens_per_s=%.0f gflops=%.1f ms_per_batch=%.1f\n", which,
-           warm_num_threads(), tokens / dt, flops_tok_fwd * tokens / dt / 1e9, dt * 1e3);
+    double best[2] = {1e30, 1e30};
+    for (int round = 0; round < 3; round++)
+        for (int pruned = 0; pruned < 2; pruned++) {
+            t0 = warm_time_now();
+            for (int s = 0; s < steps; s++) {
+                if (pruned) warm_trainer_rewards(tr, tok, len, B, T, rw);
+                else warm_trainer_forward(tr, tok, len, B, T, 0, 0);
+            }
+            dt = (warm_time_now() - t0) / steps;
+            if (dt < best[pruned]) best[pruned] = dt;
+        }
+    for (int pruned = 0; pruned < 2; pruned++)
+        printf("warm config=%s threads=%d what=%s tokens_per_s=%.0f gflops=%.1f ms_per_batch=%.1f\n", which,
+               warm_num_threads(), pruned ? "score" : "score_full", tokens / best[pruned],
+               flops_tok_fwd * tokens / best[pruned] / 1e9, best[pruned] * 1e3);
+    score_engines(&m, tok, B, T, steps, which, flops_tok_fwd);
+    if (score_only) {
+        free(rw); free(tok); free(len);
+        warm_trainer_free(tr);
+        warm_model_free(&m);
+        return 0;
+    }
 
     /* Decode: n samples of `gen` tokens after a `pl`-token prompt. */
     int n = 8, pl = T / 4, gen = T / 2;

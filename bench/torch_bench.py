@@ -28,8 +28,21 @@ trust a line only when other_load is near 0.
 Threads: torch.set_num_threads(T) only sizes torch's OpenMP pool. Debian's torch calls the pthread build of
 OpenBLAS (libblas.so.3 -> openblas-pthread), which ignores it and starts one thread per core unless
 OPENBLAS_NUM_THREADS is set, so this script sets OPENBLAS_NUM_THREADS=T and OMP_NUM_THREADS=T before importing
-torch. OpenBLAS 0.3.21 does not recognise this CPU (Sapphire Rapids under KVM) and falls back to the Prescott
-kernels unless OPENBLAS_CORETYPE names a core (the caller sets Cooperlake); the script prints what it found.
+torch.
+
+BLAS: every run prints which BLAS library torch loaded (/proc/self/maps) and, for OpenBLAS, the kernel core it
+runs (openblas_get_corename via ctypes) and its build config, as a line "torch blas=openblas|reference|other
+core=... libs=...". Debian's python3-torch depends only on libblas3 (the reference BLAS, 10-20x slower); make
+bench installs libopenblas0-pthread. OpenBLAS 0.3.21 does not recognise every CPU (it falls back to Prescott
+kernels on some), and an environment may set OPENBLAS_CORETYPE to a core slower than the best valid one, so
+  --sweep        runs each candidate core type valid on this CPU (cpuinfo flags: Haswell/Zen need AVX2+FMA,
+                 SkylakeX AVX-512 F/CD/BW/DQ/VL, Cooperlake also AVX-512 BF16; plus OpenBLAS's own detection and
+                 the environment's OPENBLAS_CORETYPE) x threads 1..nproc: a 1024^2 sgemm probe per setting, then
+                 the full --config benchmark for every setting within 60 % of the best probe at its thread
+                 count, and prints
+                 "torch best config=.. what=train|score tokens_per_s=.. coretype=.. threads=..": PyTorch's
+                 fastest measured setting per measurement. With a reference BLAS it prints
+                 "torch best ... blas=reference" and exits 3, and bench/run.sh prints no ratio.
 """
 import argparse
 import os
@@ -83,7 +96,12 @@ def parse():
     ap.add_argument("--width", type=int, default=256, help="model width for --pairs (default 256)")
     ap.add_argument("--pairs-per-step", type=int, default=16, help="pairs per step for --pairs (default 16)")
     ap.add_argument("--blas-check", action="store_true",
-                    help="only measure a 1024x1024 float32 matmul with OPENBLAS_CORETYPE unset and =Cooperlake")
+                    help="only measure a 1024x1024 float32 matmul for each candidate OPENBLAS_CORETYPE")
+    ap.add_argument("--sweep", action="store_true",
+                    help="run --config for each valid core type x thread count; print PyTorch's best setting")
+    ap.add_argument("--probe-keep", type=float, default=0.6,
+                    help="--sweep: full runs for settings within this fraction of the best sgemm probe at the "
+                         "same thread count")
     ap.add_argument("--_mm", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.omp_threads = a.omp_threads or a.threads
@@ -115,40 +133,163 @@ def matmul_gflops(n=1024, reps=20):
     return 2.0 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
+CORE_FLAGS = {  # OpenBLAS 0.3.21 x86_64 core types worth trying and the cpuinfo flags their kernels execute
+    "Haswell": {"avx2", "fma"},
+    "Zen": {"avx2", "fma"},
+    "SkylakeX": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"},
+    "Cooperlake": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16"},
+}
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def candidate_cores():
+    """None (OpenBLAS's own detection), the environment's OPENBLAS_CORETYPE when valid, every valid core above."""
+    flags = cpu_flags()
+    valid = [c for c, need in CORE_FLAGS.items() if need <= flags]
+    env = os.environ.get("OPENBLAS_CORETYPE")
+    cands = [None] + ([env] if env and env not in valid and env in CORE_FLAGS and CORE_FLAGS[env] <= flags else [])
+    return cands + valid
+
+
+def child_env(core, threads):
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if core:
+        env["OPENBLAS_CORETYPE"] = core
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def blas_check():
     print(f"# blas check: 1024x1024 float32 matmul, threads={ARGS.threads} (median of 3 processes each)")
-    for ct in (None, "Cooperlake"):
-        env = dict(os.environ)
-        env.pop("OPENBLAS_CORETYPE", None)
-        if ct:
-            env["OPENBLAS_CORETYPE"] = ct
+    for ct in candidate_cores():
         vals = []
         for _ in range(3):
-            out = subprocess.run([sys.executable, __file__, "--_mm", "--threads", str(ARGS.threads)], env=env,
-                                 check=True, capture_output=True, text=True).stdout
-            vals.append(float(out.split()[-1]))
+            out = subprocess.run([sys.executable, __file__, "--_mm", "--threads", str(ARGS.threads)],
+                                 env=child_env(ct, ARGS.threads), check=True, capture_output=True, text=True).stdout
+            core, gf = out.split()[-2:]
+            vals.append(float(gf))
         vals.sort()
-        print(f"torch what=matmul1024 threads={ARGS.threads} OPENBLAS_CORETYPE={ct or 'unset'} "
+        print(f"torch what=matmul1024 threads={ARGS.threads} OPENBLAS_CORETYPE={ct or 'unset'} core={core} "
               f"gflops={vals[1]:.1f} runs={','.join(f'{v:.1f}' for v in vals)}")
 
 
-def blas_info():
-    cfg = torch.__config__.show()
-    info = re.findall(r"\b((?:BLAS|LAPACK)_INFO=[^,\s]*)", cfg)
+def blas_state():
+    """(kind, core, config, libs) of the BLAS torch calls: kind openblas | reference | other | none.
+
+    torch's libtorch_cpu links libblas.so.3 (Debian's alternative: the reference BLAS or OpenBLAS) and, through
+    liblapack, maybe libopenblas too, so seeing OpenBLAS mapped proves nothing: the kind is that of the library
+    that provides the sgemm_ of the loaded libblas.so.3 (dladdr), which is the sgemm_ torch's matmuls reach."""
+    import ctypes
+    torch.ones(4, 4) @ torch.ones(4, 4)  # make sure the BLAS is loaded
     libs = set()
     try:
         with open("/proc/self/maps") as f:
             for line in f:
                 p = line.split()[-1]
-                if "blas" in p or "lapack" in p:
+                base = os.path.basename(p)
+                if "blas" in base or "lapack" in base or base.startswith(("libmkl", "libblis")):
                     libs.add(os.path.realpath(p))
     except OSError:
         pass
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                    ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+    core = config = "?"
+    try:
+        blas = ctypes.CDLL("libblas.so.3")  # the already-loaded one (same soname)
+        info = DlInfo()
+        libc = ctypes.CDLL(None)
+        libc.dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(DlInfo)]
+        if not libc.dladdr(ctypes.cast(blas.sgemm_, ctypes.c_void_p), ctypes.byref(info)):
+            raise OSError("dladdr failed")
+        provider = os.path.realpath(info.dli_fname.decode())
+    except (OSError, AttributeError):
+        return "none", core, config, sorted(libs)
+    name = os.path.basename(provider)
+    if "openblas" in provider:
+        kind = "openblas"
+        try:
+            ob = ctypes.CDLL(provider)
+            ob.openblas_get_corename.restype = ctypes.c_char_p
+            ob.openblas_get_config.restype = ctypes.c_char_p
+            core = ob.openblas_get_corename().decode()
+            config = ob.openblas_get_config().decode().strip()
+        except (OSError, AttributeError):
+            pass
+    elif "mkl" in name or "blis" in name:
+        kind = "other"
+    else:
+        kind = "reference"  # netlib's libblas3 (Debian's /usr/lib/<arch>/blas/): plain loops, no SIMD kernels
+    return kind, core, config, [f"sgemm_ from {provider}"] + sorted(libs - {provider})
+
+
+def blas_info():
+    cfg = torch.__config__.show()
+    info = re.findall(r"\b((?:BLAS|LAPACK)_INFO=[^,\s]*)", cfg)
+    kind, core, config, libs = blas_state()
     print(f"# torch {torch.__version__}: {'; '.join(info)}; threads torch={torch.get_num_threads()} "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; BLAS libraries loaded: "
-          f"{', '.join(sorted(libs)) or '?'}")
+    print(f"torch blas={kind} core={core} OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')} config=\"{config}\" "
+          f"libs={','.join(libs) or '?'}")
+    return kind
+
+
+def sweep():
+    """Each valid core type x thread count: sgemm probe, then --config runs for the settings near the best probe."""
+    threads = list(range(1, (os.cpu_count() or 1) + 1))
+    probes = []
+    for ct in candidate_cores():
+        for t in threads:
+            r = subprocess.run([sys.executable, __file__, "--_mm", "--threads", str(t)], env=child_env(ct, t),
+                               capture_output=True, text=True)
+            if r.returncode != 0:  # e.g. a core type OpenBLAS refuses: skip, say so
+                print(f"# sweep: OPENBLAS_CORETYPE={ct or 'unset'} threads={t}: probe failed (exit {r.returncode})")
+                continue
+            core, gf = r.stdout.split()[-2], float(r.stdout.split()[-1])
+            probes.append((gf, ct, t))
+            print(f"torch what=probe1024 OPENBLAS_CORETYPE={ct or 'unset'} core={core} threads={t} gflops={gf:.1f}")
+    if not probes:
+        print("torch_bench: no core type could run", file=sys.stderr)
+        sys.exit(1)
+    top = {}  # best probe per thread count: 2 threads double a 1024^2 sgemm but may not help small layers
+    for gf, ct, t in probes:
+        top[t] = max(top.get(t, 0.0), gf)
+    best = {}
+    for gf, ct, t in probes:
+        if gf < ARGS.probe_keep * top[t]:
+            continue
+        cmd = [sys.executable, __file__, "--config", ARGS.config, "--threads", str(t), "--steps", str(ARGS.steps),
+               "--warmup", str(ARGS.warmup)]
+        out = subprocess.run(cmd, env=child_env(ct, t), check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("torch blas="):
+                print(f"# {ct or 'unset'} x {t}: {line}")
+            m = re.match(r"torch config=\S+ threads=\d+ what=(\w+) tokens_per_s=([\d.]+)", line)
+            if not m:
+                continue
+            print(f"{line} OPENBLAS_CORETYPE={ct or 'unset'}")
+            what, tps = m.group(1), float(m.group(2))
+            if what not in best or tps > best[what][0]:
+                best[what] = (tps, ct, t, line)
+    for what, (tps, ct, t, line) in sorted(best.items()):
+        other = re.search(r"other_load=([\d.]+)", line)
+        print(f"torch best config={ARGS.config} what={what} tokens_per_s={tps:.1f} "
+              f"OPENBLAS_CORETYPE={ct or 'unset'} threads={t} other_load={other.group(1) if other else '?'}")
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -331,10 +472,17 @@ def pairs_bench():
 
 
 def main():
-    if ARGS._mm:
-        print(f"{matmul_gflops():.3f}")
+    if ARGS._mm:  # "<core OpenBLAS runs> <GFLOP/s>"
+        print(f"{blas_state()[1]} {matmul_gflops():.3f}")
         return
-    blas_info()
+    kind = blas_info()
+    if ARGS.sweep:
+        if kind != "openblas":
+            print(f"torch best config={ARGS.config} blas={kind}: PyTorch runs on the {kind} BLAS, not OpenBLAS; "
+                  "no baseline (install libopenblas0-pthread: make bench does)")
+            sys.exit(3)
+        sweep()
+        return
     if ARGS.blas_check:
         blas_check()
         return

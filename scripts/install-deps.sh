@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages warm needs, with apt-get, only when one is missing.
 #   build: compiler-side libraries for the library, CLI and tests (cJSON: JSON parsing; cmocka: unit tests)
-#   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`
+#   fuzz:  clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizer runtimes of the fuzz targets (make test's
+#          smoke run, make fuzz)
+#   bench: the PyTorch/numpy reference used by benchmarks and by `make fixtures`, and OpenBLAS for PyTorch
+#          (python3-torch alone pulls in only the reference libblas3, 10-20x slower: no baseline)
 #   plot:  gnuplot (no X) for the figures of `warm lmc --plot` (scripts/plot_lmc.gp; optional)
 #   bpe:   what `make bpe-fixtures` needs to regenerate the GPT-2 tokenizer goldens and Unicode tables:
 #          python3-regex (pre-tokens), unicode-data (the UCD files), node + npm (the npm reference encoders);
@@ -10,11 +13,12 @@
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev" ;;
-  bench) pkgs="python3-torch python3-numpy" ;;
+  fuzz) pkgs="clang-14 libclang-rt-14-dev" ;;
+  bench) pkgs="python3-torch python3-numpy libopenblas0-pthread" ;;
   plot) pkgs="gnuplot-nox" ;;
   bpe) pkgs="python3-regex unicode-data" ;;
   mpi) pkgs="openmpi-bin libopenmpi-dev" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|bench|plot|bpe|mpi)" >&2; exit 2 ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|fuzz|bench|plot|bpe|mpi)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

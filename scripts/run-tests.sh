@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test binary in each build dir given (of an MPI build dir, its MPI tests: below); prints one line
 # per test and the closing "N passed, N failed" line; exits non-zero if any failed. Tests find shared data
-# via WARM_SHARED_DATA.
+# via WARM_SHARED_DATA. A fuzz build dir (build/fuzz) runs each fuzz target for a few seconds instead
+# (scripts/fuzz.sh smoke), or counts them skipped with the reason when clang/libFuzzer is not installed.
 cd "$(dirname "$0")/.." || exit 2
 : "${WARM_SHARED_DATA:=$(cd .. && pwd)/shared/data}"
 export WARM_SHARED_DATA
@@ -33,6 +34,19 @@ for dir in "$@"; do
     run_one "tests/test_mpi.sh $dir" "$dir/tests/test_mpi.log" timeout 600 sh tests/test_mpi.sh "$dir"
     continue ;;
   esac
+  case "$dir" in *fuzz*)
+    for src in fuzz/fuzz_*.c; do
+      name=$(basename "$src" .c)
+      if ! sh scripts/fuzz.sh available >/dev/null; then
+        skipped=$((skipped + 1)); echo "SKIP $name (no clang with libFuzzer: apt-get install clang-14 libclang-rt-14-dev)"
+      elif out=$(sh scripts/fuzz.sh smoke "$name" 2>&1); then
+        pass=$((pass + 1)); echo "PASS $dir/fuzz/$name ($(echo "$out" | head -1 | cut -d' ' -f3-4))"
+      else
+        fail=$((fail + 1)); failed="$failed $dir/fuzz/$name"; echo "FAIL $dir/fuzz/$name"; echo "$out" | tail -n 30
+      fi
+    done
+    continue ;;
+  esac
   for t in "$dir"/tests/test_*; do
     [ -x "$t" ] || continue
     case "$t" in *.d|*.o|*.log) continue ;; esac
@@ -42,6 +56,13 @@ for dir in "$@"; do
     esac
     run_one "$t" "$t.log" "$t"
   done
+  # Bad input files handed to every command: exit status, error text, nothing written (docs/reliability.md).
+  start=$(date +%s)
+  if bash scripts/bad-inputs.sh "$dir" > "$dir/bad-inputs.log" 2>&1; then
+    pass=$((pass + 1)); echo "PASS $dir/bad-inputs ($(( $(date +%s) - start ))s; $(tail -1 "$dir/bad-inputs.log"))"
+  else
+    fail=$((fail + 1)); failed="$failed $dir/bad-inputs"; echo "FAIL $dir/bad-inputs"; grep FAIL "$dir/bad-inputs.log"
+  fi
 done
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skipped skipped"

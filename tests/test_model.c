@@ -206,6 +206,13 @@ static void test_padded_rewards(void **state) {
     random_tokens(tok, B * T, V, 3);
     float padded[B], alone[B];
     warm_trainer_rewards(tr, tok, len, B, T, padded);
+    /* Pruned scoring (last layer on the pooled rows) = the reward head on the full forward's pooled rows. */
+    const float *h = warm_trainer_forward(tr, tok, len, B, T, 0, 0);
+    for (int b = 0; b < B; b++) {
+        float full = warm_model_reward_from_hidden(&m, h + ((size_t)b * T + (size_t)len[b] - 1) * 16);
+        assert_float_equal(padded[b], full, 1e-5);
+        assert_true(padded[b] != 0.0f);
+    }
     for (int b = 0; b < B; b++) {
         warm_trainer_rewards(tr, tok + b * T, &len[b], 1, len[b], &alone[b]);
         assert_float_equal(padded[b], alone[b], 1e-5);

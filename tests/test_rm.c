@@ -790,6 +790,32 @@ static void test_sweep_spawn(void **state) {
     warm_sweep_free(&s);
 }
 
+/* Numbers of a manifest that become integers are checked first (found by fuzz/fuzz_sweep.c: "draw_seed": 1e68
+ * was cast to uint64_t, undefined behaviour), and the error names the key. */
+static void test_sweep_manifest_integers(void **state) {
+    fixture *fx = *state;
+    static const char *const bad[4][2] = {
+        {"\"draw_seed\":1e68", "draw_seed"}, {"\"draw_seed\":-1", "draw_seed"},
+        {"\"draw_seed\":1,\"members\":[{\"index\":0,\"init\":\"i\",\"lr\":1,\"dropout\":0,\"seed\":2.5,", "seed"},
+        {"\"draw_seed\":1,\"members\":[{\"index\":0,\"init\":\"i\",\"lr\":1,\"dropout\":0,\"seed\":1,\"exit_code\":1e300,",
+         "exit_code"}};
+    char path[220];
+    snprintf(path, sizeof path, "%s/bad-manifest.json", fx->dir);
+    for (int i = 0; i < 4; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "{\"format\":\"warm.sweep/1\",\"train_args\":[],%s", bad[i][0]);
+        if (i < 2) fprintf(f, ",\"members\":[]}");
+        else fprintf(f, "\"train_seconds\":1,\"status\":\"done\"}]}");
+        fclose(f);
+        warm_sweep s;
+        warm_error err;
+        assert_int_equal(warm_sweep_load(&s, path, &err), WARM_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, bad[i][1]));
+        assert_non_null(strstr(err.msg, "integer"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_fit_separable),
@@ -802,6 +828,7 @@ int main(void) {
         cmocka_unit_test(test_resume_bit_exact),
         cmocka_unit_test(test_steps_for_epochs),
         cmocka_unit_test(test_sweep_plan),
+        cmocka_unit_test(test_sweep_manifest_integers),
         cmocka_unit_test(test_sweep_resume_skips_finished),
         cmocka_unit_test(test_sweep_spawn),
     };

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -639,6 +640,49 @@ static void test_writer_atomic(void **state) {
     remove_dir(dir);
 }
 
+/* A writer killed with SIGKILL leaves "<path>.tmp.<pid>"; the next writer of <path> removes those of dead processes
+ * (files and directories), and only those: a live process's temp file and another path's stay. */
+static void test_writer_sweeps_stale_tmp(void **state) {
+    (void)state;
+    char dir[256], p[400], q[420];
+    test_tmpdir(dir, sizeof dir);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child); /* reaped: its pid names no process now */
+    const char *names[4] = {"x.safetensors.tmp.%ld", "x.safetensors.tmp.%ld", "y.safetensors.tmp.%ld",
+                            "x.safetensors.tmp.%ldz"};
+    long pids[4] = {(long)child, (long)getppid(), (long)child, (long)child};
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, names[i], pids[i]);
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        FILE *f = fopen(p, "wb");
+        assert_non_null(f);
+        fputs("partial", f);
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/x.safetensors.tmp.%ld", dir, (long)child + 100000000L); /* a dead pid's directory */
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(q, sizeof q, "%s/shard", p);
+    FILE *f = fopen(q, "wb");
+    assert_non_null(f);
+    fclose(f);
+    float v[2] = {1, 2};
+    const float *d[1] = {v};
+    warm_st_spec spec[1] = {{"t", WARM_DTYPE_F32, 1, {2}}};
+    warm_error err;
+    snprintf(p, sizeof p, "%s/x.safetensors", dir);
+    assert_int_equal(warm_st_write(p, spec, d, 1, NULL, NULL, 0, &err), WARM_OK);
+    /* left: the live parent's temp file, y's, the one with a non-numeric suffix, and x.safetensors itself */
+    assert_int_equal(count_entries(dir, ".tmp."), 3);
+    snprintf(p, sizeof p, "%s/x.safetensors.tmp.%ld", dir, (long)child);
+    assert_int_equal(access(p, F_OK), -1);
+    snprintf(p, sizeof p, "%s/x.safetensors.tmp.%ld", dir, (long)getppid());
+    assert_int_equal(access(p, F_OK), 0);
+    remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dtype_table),      cmocka_unit_test(test_bf16_rounding),
@@ -647,7 +691,7 @@ int main(void) {
         cmocka_unit_test(test_unaligned_read),   cmocka_unit_test(test_reject_truncated),
         cmocka_unit_test(test_reject_json),      cmocka_unit_test(test_reject_entries),
         cmocka_unit_test(test_reject_layout),    cmocka_unit_test(test_writer_rejects),
-        cmocka_unit_test(test_writer_atomic),
+        cmocka_unit_test(test_writer_atomic),    cmocka_unit_test(test_writer_sweeps_stale_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

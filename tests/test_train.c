@@ -119,32 +119,58 @@ static void test_loss_decreases(void **state) {
     warm_model_free(&m2);
 }
 
-static void test_resume_bit_exact(void **state) {
-    fixture *fx = *state;
-    char a[128], b[128];
-    snprintf(a, sizeof a, "%s/straight", fx->dir);
-    snprintf(b, sizeof b, "%s/interrupted", fx->dir);
+/*
+ * Trains into dir for 13 steps (mid-epoch: 13 * 8 rows of 200), optionally tears the last.* pair (weights saved
+ * again as step 7 with one changed value: a run killed between the state and the weights write), then runs again
+ * to the end in a fresh model; checks the resume point and that the final weights equal want's.
+ */
+static void interrupted_run(fixture *fx, warm_lm_train_config c, const char *dir, int torn, int64_t resumed_from,
+                            const warm_model *want) {
     warm_error err;
     warm_lm_train_result r;
-    warm_model ma, mb;
+    warm_model m;
+    fresh_model(fx, &m);
+    c.out_dir = dir;
+    c.stop_after = 13;
+    assert_int_equal(warm_lm_train(&m, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
+    assert_int_equal(r.steps_done, 13);
+    if (torn) {
+        char wpath[200];
+        snprintf(wpath, sizeof wpath, "%s/last.safetensors", dir);
+        const char *k[1] = {"warm.step"}, *v[1] = {"7"};
+        m.params[0] += 1.0f;
+        assert_int_equal(warm_model_save(&m, wpath, WARM_DTYPE_F32, k, v, 1, &err), WARM_OK);
+    }
+    warm_model_free(&m);
+    fresh_model(fx, &m);
+    c.stop_after = 0;
+    assert_int_equal(warm_lm_train(&m, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
+    assert_int_equal(r.resumed_from, resumed_from);
+    assert_int_equal(r.steps_done, 40);
+    assert_memory_equal(want->params, m.params, want->n_params * sizeof(float));
+    warm_model_free(&m);
+}
+
+static void test_resume_bit_exact(void **state) {
+    fixture *fx = *state;
+    char a[128], b[128], d[128];
+    snprintf(a, sizeof a, "%s/straight", fx->dir);
+    snprintf(b, sizeof b, "%s/interrupted", fx->dir);
+    snprintf(d, sizeof d, "%s/torn", fx->dir);
+    warm_error err;
+    warm_lm_train_result r;
+    warm_model ma;
     fresh_model(fx, &ma);
     warm_lm_train_config c = config(a);
     c.save_every = 0;
     assert_int_equal(warm_lm_train(&ma, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
-    /* Interrupted after 13 steps (mid-epoch: 13 * 8 rows of 200), then resumed in a new process-like state. */
-    fresh_model(fx, &mb);
-    c.out_dir = b;
-    c.stop_after = 13;
-    assert_int_equal(warm_lm_train(&mb, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
-    assert_int_equal(r.steps_done, 13);
-    warm_model_free(&mb);
-    fresh_model(fx, &mb);
-    c.stop_after = 0;
-    assert_int_equal(warm_lm_train(&mb, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
-    assert_int_equal(r.resumed_from, 13);
-    assert_int_equal(r.steps_done, 40);
-    assert_memory_equal(ma.params, mb.params, ma.n_params * sizeof(float));
+    /* Interrupted after 13 steps, then resumed in a new process-like state. */
+    interrupted_run(fx, c, b, 0, 13, &ma);
+    /* A run killed between the two last.* writes must not resume from the mixed pair: it starts over and still
+     * ends bit-identical (before the fix it resumed at 13 with the other step's weights). */
+    interrupted_run(fx, c, d, 1, 0, &ma);
     /* Another seed resumed into the same directory is refused. */
+    c.out_dir = b;
     c.seed = 10;
     c.steps = 50;
     warm_model mc;
@@ -152,7 +178,6 @@ static void test_resume_bit_exact(void **state) {
     assert_int_not_equal(warm_lm_train(&mc, &fx->d, fx->idx, fx->n, NULL, NULL, 0, &c, &r, &err), WARM_OK);
     assert_non_null(strstr(err.msg, "seed"));
     warm_model_free(&ma);
-    warm_model_free(&mb);
     warm_model_free(&mc);
 }
 

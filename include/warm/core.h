@@ -76,6 +76,16 @@ static inline int warm_dropout_keep(uint64_t key, uint64_t idx, float p) {
  * err naming the path. */
 char *warm_read_file(const char *path, size_t *size, warm_error *err);
 
+/*
+ * Atomic writers (safetensors, JSONL/JSON, merge directories) build "<path>.tmp.<pid>" and rename it into place;
+ * a writer killed with SIGKILL (or a crash) leaves its temp file behind. Before creating its own, a writer calls
+ * this: it removes every "<basename of path>.tmp.<pid>" in path's directory whose pid is not a running process
+ * (kill(pid, 0) fails with ESRCH) — a file, or a directory and the files in it. Best effort: a leftover it cannot
+ * remove costs disk space, not correctness, so errors are ignored. Not for paths shared with writers this
+ * process cannot see (another machine, another pid namespace): their pid may look dead while they write.
+ */
+void warm_tmp_sweep(const char *path);
+
 /* Monotonic wall-clock seconds. */
 double warm_time_now(void);
 

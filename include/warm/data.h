@@ -100,7 +100,8 @@ warm_status warm_jsonl_tokenize(const warm_jsonl_reader *r, const char *key, con
                                 warm_error *err);
 
 /*
- * Atomic JSONL writer: rows go to "<path>.tmp.XXXXXX" (mkstemp, then mode 0644); commit = fflush, fsync,
+ * Atomic JSONL writer: rows go to "<path>.tmp.<pid>" (mode 0644; temp files of killed writers of path are
+ * removed first, warm_tmp_sweep); commit = fflush, fsync,
  * close, rename over path, fsync of the directory. abort (or any failed commit) removes the temp file, so an
  * existing file at path is never half-overwritten. Both commit and abort free the writer.
  */

@@ -118,6 +118,9 @@ typedef struct {
 warm_status warm_train_state_save(const warm_model *m, const char *path, const warm_train_meta *meta, warm_error *err);
 /* Loads moments into m (allocating them) after checking every name/shape; sets m->step = meta->step. */
 warm_status warm_train_state_load(warm_model *m, const char *path, warm_train_meta *meta, warm_error *err);
+/* The "warm.step" metadata of a saved file (weights or state), or -1 when absent or not an integer. Resume
+ * compares the two files of a last.* pair with it: a run killed between the two writes leaves them apart. */
+int64_t warm_st_meta_step(const warm_st_file *f);
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Training path                                                                                           */
@@ -139,8 +142,8 @@ void warm_trainer_set_freeze_body(warm_trainer *tr, int freeze);
  * BT loss, so after ln_1 and c_attn the last layer, ln_f and their backward run on those B rows alone (dropout
  * masks at the rows' original positions). Same loss, rewards and gradients as the full step up to float
  * rounding: with B > 12 rows bit-identical except the last layer's c_proj / c_fc / mlp.c_proj weight gradients
- * (sums over rows blocked differently; see train.c). About 75% of the last layer's work saved. on = 0 runs every row (for comparison). The LM step and warm_trainer_forward / _rewards
- * always run every row.
+ * (sums over rows blocked differently; see train.c). About 75% of the last layer's work saved. on = 0 runs every row (for comparison). warm_trainer_rewards always prunes (it reads
+ * only the pooled rows); the LM step and warm_trainer_forward always run every row.
  */
 void warm_trainer_set_prune(warm_trainer *tr, int on);
 
@@ -226,7 +229,9 @@ void warm_trainer_set_grad_ready(warm_trainer *tr, void (*fn)(void *ctx, size_t 
 void warm_trainer_pair_hidden(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int P, int T,
                               float *out);
 
-/* Rewards of B sequences (no dropout, no backward): out (B). */
+/* Rewards of B sequences (no dropout, no backward): out (B). The last layer runs on the B pooled rows only
+ * (as warm_trainer_set_prune), so the rewards equal score.weight . warm_trainer_forward's pooled rows up to
+ * float rounding, at about 75% less work in the last layer. */
 void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out);
 
 /* ---- optimiser ---- */

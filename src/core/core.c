@@ -3,13 +3,17 @@
  */
 #include "warm/core.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -166,4 +170,65 @@ int warm_num_threads(void) {
 #else
     return 1;
 #endif
+}
+
+/* ---- stale temp files ---- */
+
+/* Calls fn(dir/name, ctx) for every entry of dir but . and .. (entries may be removed meanwhile). */
+static void each_entry(const char *dir, void (*fn)(const char *path, const char *name, const void *ctx),
+                       const void *ctx) {
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (p) snprintf(p, n, "%s/%s", dir, e->d_name), fn(p, e->d_name, ctx);
+        free(p);
+    }
+    if (d) closedir(d);
+}
+
+static void unlink_entry(const char *path, const char *name, const void *ctx) {
+    (void)name, (void)ctx;
+    unlink(path);
+}
+
+/* A file, or a directory and the files in it (a killed merge's temp directory holds no subdirectories). */
+static void remove_tree1(const char *p) {
+    struct stat st;
+    if (lstat(p, &st) != 0) return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(p);
+        return;
+    }
+    each_entry(p, unlink_entry, NULL);
+    rmdir(p);
+}
+
+/* pid of a "<base>.tmp.<digits>" name, or 0 when name is not one. */
+static long tmp_pid(const char *name, const char *base) {
+    size_t blen = strlen(base);
+    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) return 0;
+    const char *d = name + blen + 5;
+    size_t n = strlen(d);
+    if (n == 0 || n > 9 || strspn(d, "0123456789") != n) return 0;
+    return atol(d);
+}
+
+static void sweep_entry(const char *path, const char *name, const void *base) {
+    long pid = tmp_pid(name, base);
+    if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) remove_tree1(path);
+}
+
+void warm_tmp_sweep(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
+    if (slash && !dir) return;
+    if (dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path); /* "/x" lives in "/" */
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    if (*(slash ? slash + 1 : path)) each_entry(dir ? dir : ".", sweep_entry, slash ? slash + 1 : path);
+    free(dir);
 }

@@ -14,9 +14,10 @@
  * be unique (cJSON keeps repeated keys as separate children and GetObjectItem would silently pick the first).
  * Every message is "<path>:<line>: ..." through warm_jsonl_fail.
  *
- * Writer. Rows are written with stdio to a mkstemp temp file beside the target (same directory, so the
- * rename is atomic), chmod 0644 (mkstemp creates 0600); commit checks the stream, fsyncs, renames and fsyncs
- * the directory. Any failure unlinks the temp file.
+ * Writer. Rows are written with stdio to "<path>.tmp.<pid>" beside the target (same directory, so the rename
+ * is atomic; O_EXCL, mode 0644 whatever the umask), after sweeping the temp files of killed writers of the same
+ * path (warm_tmp_sweep); commit checks the stream, fsyncs, renames and fsyncs the directory. Any failure
+ * unlinks the temp file.
  */
 #include "warm/data.h"
 
@@ -384,14 +385,16 @@ static void writer_free(warm_jsonl_writer *w, int remove_tmp) {
 warm_status warm_jsonl_writer_open(warm_jsonl_writer **w, const char *path, warm_error *err) {
     *w = NULL;
     warm_jsonl_writer *x = calloc(1, sizeof *x);
-    size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
+    size_t n = strlen(path) + sizeof ".tmp." + 24;
     if (!x || !(x->path = strdup(path)) || !(x->tmp = malloc(n))) {
         if (x) free(x->path);
         free(x);
         return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", path);
     }
-    snprintf(x->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(x->tmp);
+    /* "<path>.tmp.<pid>" like the safetensors writer, so a killed writer's leftover is recognised and swept */
+    snprintf(x->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    warm_tmp_sweep(path);
+    int fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         warm_status s = warm_error_set(err, WARM_ERR_IO, "%s: cannot create a temporary file: %s", path,
                                        strerror(errno));

@@ -22,7 +22,8 @@
  * Writer. warm_st_writer_open validates the specs, orders tensors by descending element size then name
  * (so every offset is a multiple of its element size), lays them back to back, writes the header
  * ({"__metadata__":{"format":"pt",...}, tensors...} padded with spaces to N % 8 == 0) into
- * "<path>.tmp.<pid>" (O_EXCL, 0644) and sizes that file with ftruncate. put/put_range/put_raw pwrite at
+ * "<path>.tmp.<pid>" (O_EXCL, 0644; temp files of killed writers of <path> are swept first, warm_tmp_sweep)
+ * and sizes that file with ftruncate. put/put_range/put_raw pwrite at
  * fixed offsets, converting floats in 64 KiB chunks; each tensor keeps a sorted list of written element
  * spans, merged on insertion, so commit can prove full coverage whatever the write order. Commit fsyncs,
  * renames over <path> and fsyncs the directory; every failure before the rename unlinks the temp file,
@@ -852,6 +853,7 @@ static warm_status create_tmp(warm_st_writer *w, const sbuf *hb, uint64_t data_b
     w->tmp = malloc(cap);
     if (!w->tmp) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", w->path);
     snprintf(w->tmp, cap, "%s.tmp.%ld", w->path, (long)getpid());
+    warm_tmp_sweep(w->path); /* temp files of killed writers of this path */
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) return warm_error_set(err, WARM_ERR_IO, "%s: cannot create %s: %s", w->path, w->tmp,
                                          strerror(errno));

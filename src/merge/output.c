@@ -5,10 +5,12 @@
  * File output: one warm_st_writer (temp file, fsync, rename over the path).
  * Directory output: everything is built in "<out>.tmp.<pid>" (created with mkdir, so it is ours alone):
  * shards through atomic writers, then the index and config.json (written, fsynced), then the directory is
- * fsynced and swapped in: rename(tmp, out) when out does not exist; otherwise rename(out, "<out>.old.<pid>"),
- * rename(tmp, out) (on failure the old one is renamed back), then the old directory's files are removed.
- * So at every instant <out> is either the complete old output, absent for the gap between two renames,
- * or the complete new one. An existing directory is replaced only if each of its entries is a name this
+ * fsynced and swapped in: rename(tmp, out) when out does not exist; otherwise one atomic exchange of the two
+ * directories (Linux renameat2 RENAME_EXCHANGE), after which the old output sits at the temp name and its
+ * files are removed (a run killed before that leaves it to the next writer's warm_tmp_sweep). Where the kernel
+ * or filesystem cannot exchange: rename(out, "<out>.old.<pid>"), rename(tmp, out) (on failure the old one is
+ * renamed back), then the old directory's files are removed. So at every instant <out> is either the complete
+ * old output or the complete new one (with the fallback: absent for the gap between its two renames). An existing directory is replaced only if each of its entries is a name this
  * module writes (checked before the merge starts and again just before the swap); on any failure the temp
  * directory and everything in it are removed.
  *
@@ -25,6 +27,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -252,6 +257,22 @@ static warm_status write_index(const char *tmp, const merge_out_tensor *t, int n
     return s;
 }
 
+#if defined(__linux__) && defined(SYS_renameat2)
+long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURCE / _GNU_SOURCE */
+#endif
+
+/* Swaps the two paths atomically (renameat2 with RENAME_EXCHANGE, Linux >= 3.15; glibc declares renameat2 only
+ * with _GNU_SOURCE, so the system call is made directly). -1 with errno EINVAL / ENOSYS where unsupported. */
+static int exchange_paths(const char *a, const char *b) {
+#if defined(__linux__) && defined(SYS_renameat2)
+    return (int)syscall(SYS_renameat2, (long)AT_FDCWD, a, (long)AT_FDCWD, b, 2L /* RENAME_EXCHANGE */);
+#else
+    (void)a, (void)b;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 /* Moves the finished temp directory to out (see the file comment). */
 static warm_status swap_in(const char *tmp, const char *out, warm_error *err) {
     struct stat st;
@@ -269,6 +290,12 @@ static warm_status swap_in(const char *tmp, const char *out, warm_error *err) {
         free(bad);
         return s;
     }
+    if (exchange_paths(tmp, out) == 0) { /* tmp now holds the old output */
+        remove_dir(tmp, 1);
+        return parent_fsync(out, err);
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return warm_error_set(err, WARM_ERR_IO, "%s: cannot exchange it with %s: %s", out, tmp, strerror(errno));
     size_t cap = strlen(out) + 32;
     char *old = malloc(cap);
     if (!old) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", out);
@@ -300,6 +327,7 @@ static warm_status write_dir(const char *out, const merge_out_tensor *t, int n, 
     }
     int ns = plan_shards(t, n, shard_size, shard_of);
     snprintf(tmp, cap, "%s.tmp.%ld", out, (long)getpid());
+    warm_tmp_sweep(out); /* directories of killed merges into the same output */
     warm_status s = WARM_OK;
     if (mkdir(tmp, 0755) != 0) {
         s = warm_error_set(err, WARM_ERR_IO, "%s: cannot create the temporary directory %s: %s", out, tmp,

@@ -476,6 +476,13 @@ static warm_status meta_i64(const warm_st_file *f, const char *key, int64_t *out
     return WARM_OK;
 }
 
+int64_t warm_st_meta_step(const warm_st_file *f) {
+    const char *v = warm_st_meta(f, "warm.step");
+    char *end = NULL;
+    long long x = v ? strtoll(v, &end, 10) : -1;
+    return v && end != v && !*end ? (int64_t)x : -1;
+}
+
 warm_status warm_train_state_load(warm_model *m, const char *path, warm_train_meta *meta, warm_error *err) {
     warm_status s = warm_model_alloc_train(m, err);
     if (s) return s;

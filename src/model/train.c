@@ -25,7 +25,8 @@
  * Bit-identical except for the last layer's c_proj, c_fc and mlp.c_proj weight gradients: those sums over
  * rows run as one block of B rows instead of GEMM depth blocks over N rows with zeros in between, a different
  * rounding (and with B <= 12 rows the GEMM takes its few-row path, which rounds differently from the packed
- * one). Saves about 75% of the last layer (config S: ~18% of the step).
+ * one). Saves about 75% of the last layer (config S: ~18% of the step). warm_trainer_rewards (scoring, the
+ * BATCHED engine) prunes the same way: its rewards match the full forward's to float rounding.
  *
  * Shared-prefix pairs (the BT step's default, warm_trainer_set_pair_packing): instead of 2P rows of T, the
  * forward runs one token stream. Pair p contributes prefix + len_a + len_b rows: the longest common prefix of
@@ -644,8 +645,10 @@ void warm_trainer_pair_hidden(warm_trainer *tr, const int32_t *tokens, const int
         memcpy(out + (size_t)b * C, tr->lnf + pooled_row(tr, b) * C, (size_t)C * sizeof(float));
 }
 
+/* Scoring reads one row per sequence, so the last layer is pruned as in the BT step (see "Pruning"). */
 void warm_trainer_rewards(warm_trainer *tr, const int32_t *tokens, const int32_t *lengths, int B, int T, float *out) {
-    warm_trainer_forward(tr, tokens, lengths, B, T, 0, 0);
+    setup_padded(tr, tokens, lengths, B, T);
+    forward(tr, 0, 0, 1);
     pooled_rewards(tr, B, out);
 }
 

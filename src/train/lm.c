@@ -143,7 +143,10 @@ static warm_status save_kept(const warm_model *m, const char *dir, const char *n
     return warm_model_save(m, path, WARM_DTYPE_F32, k, v, 1, err);
 }
 
-/* Loads out_dir/last.* into m and positions the data order; *resumed = step (0 if nothing to resume). */
+/* Loads out_dir/last.* into m and positions the data order; *resumed = step (0 if nothing to resume). A pair whose
+ * two files name different steps (a run killed between the two writes: state first, weights second) is not
+ * resumed: m keeps its starting weights with fresh optimiser state and the run trains from step 0, which gives
+ * the same result because the run is deterministic. */
 static warm_status try_resume(warm_model *m, const char *dir, warm_order *o, uint64_t seed, int64_t *resumed,
                               warm_error *err) {
     char wpath[4200], spath[4200];
@@ -151,21 +154,38 @@ static warm_status try_resume(warm_model *m, const char *dir, warm_order *o, uin
     snprintf(spath, sizeof spath, "%s/last.state.safetensors", dir);
     *resumed = 0;
     if (!warm_file_exists(wpath) || !warm_file_exists(spath)) return WARM_OK;
+    warm_st_file f;
+    warm_status s = warm_st_open(&f, wpath, err);
+    if (s) return s;
+    int64_t wstep = warm_st_meta_step(&f);
+    warm_st_close(&f);
     warm_model saved;
-    warm_status s = warm_model_load(&saved, wpath, 0, err);
+    s = warm_model_load(&saved, wpath, 0, err);
     if (s) return s;
     if (saved.n_params != m->n_params || memcmp(&saved.cfg, &m->cfg, sizeof m->cfg) != 0) {
         warm_model_free(&saved);
         return warm_error_set(err, WARM_ERR_MISMATCH, "%s: the run in this directory has another model config", wpath);
     }
-    memcpy(m->params, saved.params, m->n_params * sizeof(float));
-    warm_model_free(&saved);
+    /* saved keeps the starting weights, m takes the saved ones */
+    for (size_t i = 0; i < m->n_params; i++) {
+        float x = m->params[i];
+        m->params[i] = saved.params[i];
+        saved.params[i] = x;
+    }
     warm_train_meta meta;
     s = warm_train_state_load(m, spath, &meta, err);
-    if (s) return s;
-    if (meta.rng_state != seed)
-        return warm_error_set(err, WARM_ERR_MISMATCH, "%s: saved with seed %llu, this run uses %llu", spath,
-                              (unsigned long long)meta.rng_state, (unsigned long long)seed);
+    if (!s && meta.rng_state != seed)
+        s = warm_error_set(err, WARM_ERR_MISMATCH, "%s: saved with seed %llu, this run uses %llu", spath,
+                           (unsigned long long)meta.rng_state, (unsigned long long)seed);
+    if (!s && meta.step != wstep) { /* back to the starting weights, fresh optimiser state */
+        memcpy(m->params, saved.params, m->n_params * sizeof(float));
+        memset(m->m, 0, m->n_params * sizeof(float));
+        memset(m->v, 0, m->n_params * sizeof(float));
+        m->step = 0;
+    }
+    int mismatch = !s && meta.step != wstep;
+    warm_model_free(&saved);
+    if (s || mismatch) return s;
     s = warm_order_seek(o, meta.epoch, meta.data_pos, err);
     if (!s) *resumed = meta.step;
     return s;

@@ -331,6 +331,19 @@ static warm_status get_num(const mctx *c, const cJSON *o, const char *key, doubl
     return WARM_OK;
 }
 
+/* An integer in [lo, hi] (the CLI's ranges: seeds 0..9e15; counts; exit codes), so the casts below are defined. */
+static warm_status get_int(const mctx *c, const cJSON *o, const char *key, double lo, double hi, int64_t *out) {
+    double x = 0;
+    warm_status s = get_num(c, o, key, &x);
+    if (!s && !(x >= lo && x <= hi && x == floor(x))) {
+        char why[96];
+        snprintf(why, sizeof why, "must be an integer in [%.0f, %.0f]", lo, hi);
+        return mfail(c, key, why);
+    }
+    if (!s) *out = (int64_t)x;
+    return s;
+}
+
 /* A string or null (-> NULL); malloc'd copy into *out. */
 static warm_status get_opt_str(const mctx *c, const cJSON *o, const char *key, char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -346,31 +359,29 @@ static warm_status get_metrics(const mctx *c, const cJSON *o, const char *key, w
     *has = 0;
     if (!v || cJSON_IsNull(v)) return WARM_OK;
     if (!cJSON_IsObject(v)) return mfail(c, key, "must be an object or null");
-    double n = 0, ties = 0;
-    warm_status s = get_num(c, v, "n", &n);
-    if (!s) s = get_num(c, v, "ties", &ties);
+    warm_status s = get_int(c, v, "n", 0, 9e15, &m->n);
+    if (!s) s = get_int(c, v, "ties", 0, 9e15, &m->ties);
     if (!s) s = get_num(c, v, "acc_ge", &m->acc_ge);
     if (!s) s = get_num(c, v, "acc_gt", &m->acc_gt);
     if (!s) s = get_num(c, v, "margin", &m->margin);
     if (!s) s = get_num(c, v, "ece", &m->ece);
     if (!s) s = get_num(c, v, "bt_loss", &m->bt_loss);
-    m->n = (int64_t)n;
-    m->ties = (int64_t)ties;
     *has = !s;
     return s;
 }
 
 static warm_status member_from_json(const mctx *c, const cJSON *e, warm_sweep_member *m) {
     if (!cJSON_IsObject(e)) return mfail(c, "", "must be an object");
-    double index = -1, seed = 0, code = -1, secs = 0;
+    double secs = 0;
+    int64_t index = -1, code = -1;
     member_reset(m, c->member);
-    warm_status s = get_num(c, e, "index", &index);
+    warm_status s = get_int(c, e, "index", 0, 1e6, &index);
     if (!s) s = get_opt_str(c, e, "init", &m->init);
     if (!s && !m->init) s = mfail(c, "init", "is missing");
     if (!s) s = get_num(c, e, "lr", &m->lr);
     if (!s) s = get_num(c, e, "dropout", &m->dropout);
-    if (!s) s = get_num(c, e, "seed", &seed);
-    if (!s) s = get_num(c, e, "exit_code", &code);
+    if (!s) s = get_int(c, e, "seed", 0, 9e15, &m->seed);
+    if (!s) s = get_int(c, e, "exit_code", -1, 65535, &code);
     if (!s) s = get_num(c, e, "train_seconds", &secs);
     if (!s) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
@@ -380,7 +391,6 @@ static warm_status member_from_json(const mctx *c, const cJSON *e, warm_sweep_me
     if (!s) s = get_metrics(c, e, "val", &m->val, &m->has_val);
     if (!s) s = get_metrics(c, e, "ood", &m->ood, &m->has_ood);
     if (!s && (index != c->member)) s = mfail(c, "index", "must equal the member's position");
-    m->seed = (int64_t)seed;
     m->exit_code = (int)code;
     m->train_seconds = secs;
     return s;
@@ -411,8 +421,8 @@ warm_status warm_sweep_load(warm_sweep *s, const char *path, warm_error *err) {
     if (!cJSON_IsObject(o)) st = warm_error_set(err, WARM_ERR_FORMAT, "%s: not a JSON object", path);
     else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, MANIFEST_FORMAT) != 0)
         st = mfail(&c, "format", "must be \"" MANIFEST_FORMAT "\"");
-    double seed = 0;
-    if (!st) st = get_num(&c, o, "draw_seed", &seed);
+    int64_t seed = 0;
+    if (!st) st = get_int(&c, o, "draw_seed", 0, 9e15, &seed);
     s->draw_seed = (uint64_t)seed;
     if (!st) s->grid = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "grid"));
     if (!st) st = get_opt_str(&c, o, "val", &s->val);

@@ -237,13 +237,6 @@ static warm_status save_named(const warm_model *m, const char *name, const warm_
     return save_weights(m, path, c, err);
 }
 
-static int64_t meta_step(const warm_st_file *f) {
-    const char *v = warm_st_meta(f, "warm.step");
-    char *end = NULL;
-    long long x = v ? strtoll(v, &end, 10) : -1;
-    return v && end != v && !*end ? (int64_t)x : -1;
-}
-
 /*
  * Loads out_dir/last.* into m and positions the order; *resumed = the step (0: nothing to resume). A pair
  * whose two files name different steps (a run killed between the two writes) sets *restarted and trains
@@ -264,7 +257,7 @@ static warm_status try_resume(warm_model *m, warm_order *o, const warm_rm_train_
         s = warm_error_set(err, WARM_ERR_MISMATCH,
                            "%s: the run in this directory has other settings (saved %s; now %s); use another "
                            "directory or --restart", c->out_dir, key ? key : "none", c->run_key);
-    int64_t wstep = meta_step(&f);
+    int64_t wstep = warm_st_meta_step(&f);
     warm_st_close(&f);
     if (s) return s;
     warm_model saved;
