@@ -795,9 +795,28 @@ static void test_gold_jsonl_malformed(void **state) {
     assert_non_null(strstr(err.msg, "missing.jsonl"));
 }
 
+/* Levenshtein distances derived by hand: kitten -> sitting is the textbook 3 (k->s, e->i, +g); the empty
+ * sequence is as far as the other's length; one substitution, one deletion; symmetric. */
+static void test_edit_distance(void **state) {
+    (void)state;
+    int32_t row[16];
+    const int32_t kitten[] = {'k', 'i', 't', 't', 'e', 'n'}, sitting[] = {'s', 'i', 't', 't', 'i', 'n', 'g'};
+    assert_int_equal(warm_task_edit_distance(kitten, 6, sitting, 7, row), 3);
+    assert_int_equal(warm_task_edit_distance(sitting, 7, kitten, 6, row), 3);
+    assert_int_equal(warm_task_edit_distance(kitten, 0, sitting, 7, row), 7);
+    assert_int_equal(warm_task_edit_distance(kitten, 6, sitting, 0, row), 6);
+    assert_int_equal(warm_task_edit_distance(kitten, 6, kitten, 6, row), 0);
+    /* "alice fixed the sink ." vs "alice broke the sink ." (one substitution) and vs "alice fixed sink ." */
+    const int32_t a[] = {10, 20, 4, 30, 8}, b[] = {10, 21, 4, 30, 8}, c[] = {10, 20, 30, 8};
+    assert_int_equal(warm_task_edit_distance(a, 5, b, 5, row), 1);
+    assert_int_equal(warm_task_edit_distance(a, 5, c, 4, row), 1);
+    assert_int_equal(warm_task_edit_distance(b, 5, c, 4, row), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tok_roundtrip),
+        cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_tok_specials_kept_in_place),
         cmocka_unit_test(test_tok_errors),
         cmocka_unit_test(test_tok_load_rejects_bad_files),

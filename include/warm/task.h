@@ -186,6 +186,12 @@ typedef struct {
     float temperature;
 } warm_task_generator;
 
+enum { WARM_PAIRS_RANDOM = 0, WARM_PAIRS_CLOSEST = 1 };
+
+/* Levenshtein distance between two token sequences (insertions, deletions, substitutions cost 1); row is
+ * scratch space of nb + 1 ints. */
+int warm_task_edit_distance(const int32_t *a, int na, const int32_t *b, int nb, int32_t *row);
+
 typedef struct {
     double tau;          /* BT labelling temperature: P(a > b) = sigma((g_a - g_b) / tau) [0.25] */
     double corrupt;      /* fraction of TRAIN labels swapped on purpose, recorded per pair [0] */
@@ -198,6 +204,9 @@ typedef struct {
     int top_k;           /* [0] */
     int draws;           /* responses drawn per prompt (>= 2); the pair is two of them with different gold
                             rewards, chosen uniformly among such pairs (a gold tie only when all are equal) [2] */
+    int pair_select;     /* WARM_PAIRS_RANDOM: the pair is drawn uniformly as above; WARM_PAIRS_CLOSEST: only
+                            the pairs of the smallest token edit distance take part (contrastive pairs that
+                            differ in few words; docs/task.md section 6) [RANDOM] */
     const char *clean_path; /* when set, also writes the same pairs without the corruption swaps here (the clean
                                setup's file in the same pass: identical rows except "corrupted" ones) [NULL] */
 } warm_task_prefs_config;

@@ -188,6 +188,8 @@ static warm_status load_generator(generators *g, const char *spec, warm_error *e
     return WARM_OK;
 }
 
+static const char *const pair_choices[] = {"random", "closest", NULL}; /* order: WARM_PAIRS_* */
+
 static int task_prefs(int argc, char **argv) {
     const char *task = NULL, *policy = NULL, *out = NULL;
     warm_opt_list ood = {0};
@@ -225,7 +227,10 @@ static int task_prefs(int argc, char **argv) {
         {.name = "draws", .kind = WARM_OPT_INT, .dest = &c.draws, .min = 2, .max = 64, .def = "2",
          .help = "responses drawn per prompt; the pair is drawn among those with different gold rewards "
                  "(OOD: and different generators), so fewer pairs are gold ties"},
-        {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 9e18, .def = "1",
+{.name = "pairs", .kind = WARM_OPT_CHOICE, .dest = &c.pair_select, .choices = pair_choices, .def = "random",
+         .help = "which two of the --draws responses form the pair: random (uniformly among those with "
+                 "different gold) or closest (only the fewest-token-edits ones among those: contrastive pairs)"},
+                {.name = "seed", .kind = WARM_OPT_INT64, .dest = &seed, .min = 0, .max = 9e18, .def = "1",
          .help = "seed of sampling, labels and corruption"},
         {.name = "out", .short_name = 'o', .kind = WARM_OPT_STRING, .dest = &out, .metavar = "JSONL", .required = 1,
          .help = "preference pairs of every split (TRL format + split, corrupted, gold_*, *_ids, sources)"},

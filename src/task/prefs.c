@@ -8,6 +8,7 @@
  * warm_hash64(seed, s * 2^32 + i), so a split's rows do not depend on the sizes of the others.
  */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ void warm_task_prefs_config_default(warm_task_prefs_config *c) {
     c->seed = 1;
     c->top_p = 1.0f;
     c->draws = 2;
+    c->pair_select = WARM_PAIRS_RANDOM;
 }
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_OOD = 2 };
@@ -37,6 +39,8 @@ typedef struct {
     int *lens;                /* (draws) */
     int *gen;                 /* (draws) generator of each OOD draw */
     double *gold;             /* (draws) */
+    int *dist;                /* (draws, draws) edit distances of the pairs (pair_select = closest) */
+    int32_t *dist_row;        /* (max_new + 1) scratch row of the edit distance */
     int32_t *scratch;         /* (draws, max_new): one OOD generator's samples */
     int *scratch_lens;        /* (draws) */
     int ctx;
@@ -195,20 +199,34 @@ static warm_status make_draws(pair_ctx *p, int split, int plen, const warm_task_
     if (s) return s;
     for (int k = 0; k < K; k++) p->gold[k] = warm_task_gold_ids(p->w, p->prompt, plen, p->out + (size_t)k * mn,
                                                                 p->lens[k], NULL);
-    /* Count the admissible pairs with distinct gold, then draw one of them (else one of all admissible pairs). */
-    int n_distinct = 0, n_all = 0;
+    /* Count the admissible pairs with distinct gold, then draw one of them (else one of all admissible pairs).
+     * pair_select = closest: only the admissible pairs of the smallest token edit distance take part in the
+     * draw (among those with distinct gold when there are any). */
+    int closest = p->c->pair_select == WARM_PAIRS_CLOSEST;
+    int n_distinct = 0, n_all = 0, best_distinct = INT_MAX, best_all = INT_MAX;
     for (int i = 0; i < K; i++)
         for (int j = i + 1; j < K; j++) {
+            int d = 0;
             if (p->gen[i] >= 0 && p->gen[i] == p->gen[j]) continue;
-            n_all++;
-            n_distinct += p->gold[i] != p->gold[j];
+            if (closest) {
+                d = warm_task_edit_distance(p->out + (size_t)i * mn, p->lens[i], p->out + (size_t)j * mn, p->lens[j],
+                                            p->dist_row);
+                p->dist[i * K + j] = d;
+            }
+            if (d < best_all) best_all = d, n_all = 0;
+            n_all += d == best_all;
+            if (p->gold[i] != p->gold[j]) {
+                if (d < best_distinct) best_distinct = d, n_distinct = 0;
+                n_distinct += d == best_distinct;
+            }
         }
-    int want_distinct = n_distinct > 0;
+    int want_distinct = n_distinct > 0, best = want_distinct ? best_distinct : best_all;
     int pick = (int)warm_rng_below(rng, (uint32_t)(want_distinct ? n_distinct : n_all)), bi = 0, bj = 1;
     for (int i = 0; i < K && pick >= 0; i++)
         for (int j = i + 1; j < K && pick >= 0; j++) {
             if (p->gen[i] >= 0 && p->gen[i] == p->gen[j]) continue;
             if (want_distinct && p->gold[i] == p->gold[j]) continue;
+            if (closest && p->dist[i * K + j] != best) continue;
             if (pick-- == 0) bi = i, bj = j;
         }
     int gi = p->gen[bi], gj = p->gen[bj];
@@ -288,11 +306,15 @@ warm_status warm_task_prefs(const warm_task_world *w, const char *task_dir, cons
                   malloc((size_t)K * sizeof(int)),
                   malloc((size_t)K * sizeof(int)),
                   malloc((size_t)K * sizeof(double)),
+                  malloc((size_t)K * K * sizeof(int)),
+                  malloc((size_t)(c->max_new + 1) * sizeof(int32_t)),
                   malloc((size_t)K * c->max_new * sizeof(int32_t)),
                   malloc((size_t)K * sizeof(int)),
                   ctx};
     warm_jsonl_writer *wr = NULL, *clean = NULL;
-    warm_status s = p.prompt && p.out && p.lens && p.gen && p.gold && p.scratch && p.scratch_lens ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "prefs: out of memory");
+    warm_status s = p.prompt && p.out && p.lens && p.gen && p.gold && p.dist && p.dist_row && p.scratch && p.scratch_lens
+                        ? WARM_OK
+                         : warm_error_set(err, WARM_ERR_NOMEM, "prefs: out of memory");
     if (!s) s = warm_jsonl_writer_open(&wr, out_path, err);
     if (!s && c->clean_path) s = warm_jsonl_writer_open(&clean, c->clean_path, err);
     double t0 = warm_time_now();
@@ -309,7 +331,26 @@ warm_status warm_task_prefs(const warm_task_world *w, const char *task_dir, cons
     free(p.lens);
     free(p.gen);
     free(p.gold);
+    free(p.dist);
+    free(p.dist_row);
     free(p.scratch);
     free(p.scratch_lens);
     return s;
+}
+
+int warm_task_edit_distance(const int32_t *a, int na, const int32_t *b, int nb, int32_t *row) {
+    for (int j = 0; j <= nb; j++) row[j] = j;
+    for (int i = 1; i <= na; i++) {
+        int32_t diag = row[0]; /* D[i-1][j-1] */
+        row[0] = i;
+        for (int j = 1; j <= nb; j++) {
+            int32_t up = row[j]; /* D[i-1][j] */
+            int32_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
 }
