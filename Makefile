@@ -156,11 +156,13 @@ bench: deps
 	$(MAKE) --no-print-directory -j$(JOBS) MODE=release all
 	sh bench/run.sh build/release
 
-# Regenerates the committed fixtures: PyTorch golden files (python3-torch) and numpy-written merge inputs.
+# Regenerates the committed fixtures: PyTorch golden files (python3-torch), numpy-written merge inputs and the
+# numpy-written Hugging Face model directory of the export/import test (tests/fixtures/hf_tiny).
 fixtures:
 	@sh scripts/install-deps.sh bench
 	/usr/bin/python3 scripts/make_golden.py tests/fixtures
 	/usr/bin/python3 scripts/make_merge_fixtures.py tests/fixtures
+	/usr/bin/python3 scripts/make_hf_fixtures.py tests/fixtures
 
 # Regenerates the GPT-2 tokenizer fixtures (tests/fixtures/bpe_golden_*) with the npm reference encoders and
 # Python's regex module, and the Unicode class tables of the pre-tokeniser (src/text/unicode_data.c).

@@ -93,6 +93,8 @@ case_ inspect overlap.safetensors "overlap" none -- inspect overlap.safetensors
 case_ inspect shape.safetensors "shape" none -- inspect shape.safetensors
 case_ merge truncated.safetensors "truncated" merged.safetensors -- merge good.safetensors truncated.safetensors -q -o merged.safetensors
 case_ merge missing.safetensors "missing.safetensors" merged.safetensors -- merge good.safetensors missing.safetensors -q -o merged.safetensors
+case_ export truncated.safetensors "truncated" hf-out -- export -m truncated.safetensors --as rm -o hf-out
+case_ export tok.json "tokenizer has 5 tokens" hf-out -- export -m good.safetensors --as rm --tokenizer tok.json -o hf-out
 case_ init badcfg.json "n_embd" new.safetensors -- init --config badcfg.json -o new.safetensors
 case_ init relu.json "activation_function" new.safetensors -- init --config relu.json -o new.safetensors
 case_ train-rm truncated.safetensors "truncated" rm -- train-rm --init truncated.safetensors --data oov.jsonl --steps 1 -o rm

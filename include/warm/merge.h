@@ -89,6 +89,7 @@
 #include "warm/data.h"
 #include "warm/dist.h"
 #include "warm/model.h"
+#include "warm/tokenizer.h"
 #include "warm/safetensors.h"
 
 /* ====================================================================================================== */
@@ -235,5 +236,61 @@ typedef struct {
     int64_t n;
 } warm_merge_prefs_eval;
 warm_status warm_merge_eval_prefs(void *ctx, const warm_model *m, double *acc, warm_error *err);
+
+
+/* ---- Hugging Face model directories (src/merge/hf_export.c) ---- */
+
+/* A file written beside the weights of a model directory (tokenizer files). */
+typedef struct {
+    const char *name; /* one of the names warm_hf_file_name_ok accepts */
+    const char *data;
+    size_t len;
+} warm_hf_file;
+
+/* 1 for the tokenizer file names a model directory may hold: tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, vocab.json, merges.txt. */
+int warm_hf_file_name_ok(const char *name);
+
+typedef enum {
+    WARM_HF_LM = 0, /* GPT2LMHeadModel: no score.weight (the LM head is tied to wte) */
+    WARM_HF_RM = 1, /* GPT2ForSequenceClassification with num_labels 1: score.weight */
+} warm_hf_arch;
+
+/* config.json of a transformers GPT2Config for c as arch (malloc'd; NULL on OOM). */
+char *warm_hf_config_json(const warm_config *c, warm_hf_arch arch);
+
+/*
+ * Tokenizer files for a model directory, from a tokenizer opened with warm_tok_open(spec):
+ *   WORD: tokenizer.json generated for the `tokenizers` library (WordLevel model, WhitespaceSplit
+ *         pre-tokenizer, the specials as added tokens), tokenizer_config.json, special_tokens_map.json;
+ *   BPE:  the source files copied byte for byte (encoder.json or vocab.json -> vocab.json, vocab.bpe or
+ *         merges.txt -> merges.txt; a tokenizer.json file -> tokenizer.json), tokenizer_config.json
+ *         (GPT2Tokenizer, pad = eos = <|endoftext|>), special_tokens_map.json.
+ * model_max_length = n_positions. *files (n entries, data and array malloc'd) is freed with warm_hf_files_free.
+ */
+warm_status warm_hf_tokenizer_files(const char *spec, const warm_tokenizer *t, int n_positions, warm_hf_file **files,
+                                    int *n, warm_error *err);
+void warm_hf_files_free(warm_hf_file *files, int n);
+
+/*
+ * Writes m as a Hugging Face model directory dir: config.json (warm_hf_config_json), model.safetensors (or
+ * shards of at most shard_size bytes + model.safetensors.index.json; shard_size 0 = one file) under the
+ * "transformer."-prefixed GPT-2 names in dtype (F32, F16 or BF16), metadata {"format": "pt"}, and files[0..n)
+ * beside them. Atomic like a merge into a directory: dir is the complete old directory or the complete new one
+ * at every instant; an existing dir is replaced only if it holds nothing but files of a model directory.
+ * *n_shards (may be NULL) receives the number of safetensors files.
+ */
+warm_status warm_hf_export(const warm_model *m, warm_hf_arch arch, const char *dir, warm_dtype dtype,
+                           uint64_t shard_size, const warm_hf_file *files, int n_files, int *n_shards, warm_error *err);
+
+
+/*
+ * Loads a model from a warm .safetensors file or a Hugging Face directory (model.safetensors, or shards +
+ * index; config.json), with or without the "transformer." prefix; "lm_head.weight" (tied to wte) and the legacy
+ * attention buffers are skipped, any other unknown tensor is an error naming it. Without "score.weight" the head
+ * is zero and *has_head 0 (need_head: that is an error instead). m is initialised here (free with
+ * warm_model_free).
+ */
+warm_status warm_hf_import(warm_model *m, const char *path, int need_head, int *has_head, warm_error *err);
 
 #endif

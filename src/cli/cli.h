@@ -76,6 +76,9 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* Prints a library error as "warm <cmd>: <err->msg>" and returns CLI_EXIT_FAILURE (or CLI_EXIT_USAGE when
  * err->code is WARM_ERR_ARG, i.e. the user passed a bad value the parser could not see). */
 int cli_fail(const char *cmd, const warm_error *err);
+/* A byte count: "500000000", "5GB", "2GiB", "100M" (decimal K/M/G/T, binary Ki/Mi/Gi/Ti; a trailing B optional);
+ * 0 on success, -1 when s is not one. */
+int cli_parse_size(const char *s, uint64_t *out);
 
 /* ---- reward-model lists and prompt files (rmspec.c; warm bon, warm rl) ---- */
 
@@ -131,6 +134,7 @@ int cli_run_gnuplot(const char *gnuplot, const char *script, const char *const *
 /* ---- command entry points: one line per command, in the same order as the table in main.c ---- */
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_init(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_pretrain(int argc, char **argv);
 int cli_cmd_sft(int argc, char **argv);

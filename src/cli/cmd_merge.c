@@ -21,28 +21,6 @@ static const char *const methods[] = {"uniform", "weighted", "lerp", "slerp", "t
                                       NULL};
 static const char *const dtypes[] = {"input", "f32", "bf16", "f16", NULL};
 
-/* "500000000", "5GB", "2GiB", "100M" (decimal K/M/G/T, binary Ki/Mi/Gi/Ti; a trailing B optional). */
-static int parse_size(const char *s, uint64_t *out) {
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || errno || !(v > 0)) return -1;
-    static const struct { const char *suf; double mul; } sufs[] = {
-        {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"M", 1e6}, {"MB", 1e6}, {"G", 1e9}, {"GB", 1e9},
-        {"T", 1e12}, {"TB", 1e12}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-        {"TiB", 1099511627776.0},
-    };
-    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++) {
-        if (strcmp(end, sufs[i].suf) == 0) {
-            double b = floor(v * sufs[i].mul);
-            if (!(b >= 1 && b < 1.8e19)) return -1;
-            *out = (uint64_t)b;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void print_soup(const warm_merge_report *r, char **inputs, int greedy) {
     printf("ranking by validation accuracy (acc_ge):\n");
     for (int k = 0; k < r->n_inputs; k++)
@@ -181,7 +159,7 @@ int cli_cmd_merge(int argc, char **argv) {
                                                                                      : (int)WARM_DTYPE_F16;
     int soup = o.method == WARM_MERGE_GREEDY || o.method == WARM_MERGE_TOP;
     const char *usage = NULL;
-    if (shard && parse_size(shard, &o.shard_size))
+    if (shard && cli_parse_size(shard, &o.shard_size))
         usage = "--shard-size: expected a byte count such as 2GB or 500000000";
     else if (soup && !v.val) usage = "--val PREFS is required by greedy and top";
     else if (o.method == WARM_MERGE_TOP && !top_m) usage = "--m is required by top";

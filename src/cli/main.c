@@ -9,7 +9,11 @@
  * sweep, merge: docs/scale.md); the others refuse instead of running once per rank.
  * Also here: cli_parse / cli_error / cli_fail shared by the commands (declared in cli.h).
  */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +41,8 @@ static const warm_cli_command cli_commands[] = {
     {"report", "write report.md of a demo run: the paper's claims C1-C11, C17 computed from the run's files", cli_cmd_report},
     {"tokenize", "text to token ids and back (GPT-2 byte-level BPE or a task vocabulary)", cli_cmd_tokenize},
     {"init", "write a freshly initialised GPT-2 model (safetensors)", cli_cmd_init},
+    {"export", "write a checkpoint as a Hugging Face model directory (config.json, model.safetensors, tokenizer)",
+     cli_cmd_export},
     {"inspect", "validate safetensors files and list tensors, dtypes, shapes, config", cli_cmd_inspect},
     {"version", "print the version and build information", cli_cmd_version},
 };
@@ -58,6 +64,28 @@ void cli_error(const char *cmd, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* "500000000", "5GB", "2GiB", "100M" (decimal K/M/G/T, binary Ki/Mi/Gi/Ti; a trailing B optional). */
+int cli_parse_size(const char *s, uint64_t *out) {
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0)) return -1;
+    static const struct { const char *suf; double mul; } sufs[] = {
+        {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"M", 1e6}, {"MB", 1e6}, {"G", 1e9}, {"GB", 1e9},
+        {"T", 1e12}, {"TB", 1e12}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+        {"TiB", 1099511627776.0},
+    };
+    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++) {
+        if (strcmp(end, sufs[i].suf) == 0) {
+            double b = floor(v * sufs[i].mul);
+            if (!(b >= 1 && b < 1.8e19)) return -1;
+            *out = (uint64_t)b;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int cli_fail(const char *cmd, const warm_error *err) {

@@ -123,7 +123,7 @@ static warm_status check_opts(const char *const *inputs, int n, const char *out,
         return warm_error_set(err, WARM_ERR_ARG, "output dtype must be F32, F16 or BF16 (got %s)",
                               warm_dtype_name((warm_dtype)o->out_dtype));
     warm_status s = check_method(n, o, err);
-    if (!s) s = merge_output_precheck(out, o->shard_size, err);
+    if (!s) s = merge_output_precheck(out, o->shard_size, 0, err);
     return s;
 }
 
@@ -587,7 +587,8 @@ static warm_status stream_out(plan *p, const char *const *inputs, const char *ou
         int nm = build_meta(p, js, mk, mv);
         const char *cfg = p->in[0].config_json ? p->in[0].config_json : warm_ckpt_meta(&p->in[0], "warm.config");
         warm_progress_init(&r.prog, o->progress, "merge", count_blocks(p, r.block_elems));
-        s = merge_write_output(out, p->out, p->nt, o->shard_size, mk, mv, nm, cfg, produce, &r, &rep->n_shards, err);
+        s = merge_write_output(out, p->out, p->nt, o->shard_size, mk, mv, nm, cfg, NULL, 0, produce, &r, &rep->n_shards,
+                               err);
         if (!s) warm_progress_finish(&r.prog);
         else warm_progress_clear(&r.prog);
     }

@@ -103,16 +103,18 @@ typedef warm_status (*merge_produce_fn)(void *ctx, int k, warm_st_writer *w, int
 /* 1 when out names a directory output (it does not end in ".safetensors"). */
 int merge_out_is_dir(const char *out);
 /* Checks before any work: shard size only for directories, an existing output of the right kind (and a
- * directory holding only files we write). */
-warm_status merge_output_precheck(const char *out, uint64_t shard_size, warm_error *err);
+ * directory holding only files we write; tok_files: tokenizer files count as ours). */
+warm_status merge_output_precheck(const char *out, uint64_t shard_size, int tok_files, warm_error *err);
 /*
  * Writes tensors t[0..n) (in this order; shards packed greedily) with the metadata pairs into out, calling
  * produce for each tensor; atomic (see merge.h). config_json (may be NULL) becomes config.json of a
- * directory output. *n_shards receives the number of safetensors files written.
+ * directory output, and files[0..n_files) (tokenizer files: names from warm_hf_file_name_ok) are written beside
+ * it in the same atomic step (directory outputs only). *n_shards receives the number of safetensors files written.
  */
 warm_status merge_write_output(const char *out, const merge_out_tensor *t, int n, uint64_t shard_size,
                                const char *const *mk, const char *const *mv, int n_meta, const char *config_json,
-                               merge_produce_fn produce, void *ctx, int *n_shards, warm_error *err);
+                               const warm_hf_file *files, int n_files, merge_produce_fn produce, void *ctx,
+                               int *n_shards, warm_error *err);
 
 /* ---- output pipe: a writer thread overlapping writes with computation (pipe.c) ---- */
 

@@ -41,10 +41,10 @@ static int ends_with(const char *s, const char *suffix) {
 
 int merge_out_is_dir(const char *out) { return !ends_with(out, ".safetensors"); }
 
-/* Names this module writes into an output directory. */
-static int our_entry(const char *name) {
+/* Names this module writes into an output directory (tok: with tokenizer files, as an export writes). */
+static int our_entry(const char *name, int tok) {
     if (!strcmp(name, "model.safetensors") || !strcmp(name, "model.safetensors.index.json") ||
-        !strcmp(name, "config.json"))
+        !strcmp(name, "config.json") || (tok && warm_hf_file_name_ok(name)))
         return 1;
     /* model-DDDDD-of-DDDDD.safetensors */
     if (strlen(name) != strlen("model-00001-of-00001.safetensors") || strncmp(name, "model-", 6) != 0 ||
@@ -66,7 +66,7 @@ static char *strip_slashes(const char *out) {
 
 /* The first entry of dir that this module would not write (malloc'd), or NULL when all are ours; *io set
  * when the directory cannot be read. */
-static char *foreign_entry(const char *dir, int *io) {
+static char *foreign_entry(const char *dir, int tok, int *io) {
     *io = 0;
     DIR *d = opendir(dir);
     if (!d) {
@@ -76,13 +76,13 @@ static char *foreign_entry(const char *dir, int *io) {
     char *bad = NULL;
     for (struct dirent *e; !bad && (e = readdir(d));) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (!our_entry(e->d_name)) bad = strdup(e->d_name);
+        if (!our_entry(e->d_name, tok)) bad = strdup(e->d_name);
     }
     closedir(d);
     return bad;
 }
 
-warm_status merge_output_precheck(const char *out, uint64_t shard_size, warm_error *err) {
+warm_status merge_output_precheck(const char *out, uint64_t shard_size, int tok_files, warm_error *err) {
     int is_dir = merge_out_is_dir(out);
     if (!out[0]) return warm_error_set(err, WARM_ERR_ARG, "empty output path");
     if (!is_dir && shard_size)
@@ -98,11 +98,12 @@ warm_status merge_output_precheck(const char *out, uint64_t shard_size, warm_err
                               ".safetensors names an output directory)", out);
     if (!is_dir) return WARM_OK;
     int io;
-    char *bad = foreign_entry(out, &io);
+    char *bad = foreign_entry(out, tok_files, &io);
     if (io) return warm_error_set(err, WARM_ERR_IO, "%s: cannot read the existing directory: %s", out, strerror(errno));
     if (!bad) return WARM_OK;
-    warm_status s = warm_error_set(err, WARM_ERR_ARG, "%s: the existing directory holds '%s', which merge does not "
-                                   "write; refusing to replace it (remove it or choose another output)", out, bad);
+    warm_status s = warm_error_set(err, WARM_ERR_ARG, "%s: the existing directory holds '%s', which %s does not "
+                                   "write; refusing to replace it (remove it or choose another output)", out, bad,
+                                   tok_files ? "an export" : "merge");
     free(bad);
     return s;
 }
@@ -137,10 +138,10 @@ static warm_status parent_fsync(const char *path, warm_error *err) {
 }
 
 /* Creates path (must not exist), writes text, fsyncs. */
-static warm_status write_text(const char *path, const char *text, warm_error *err) {
+static warm_status write_bytes(const char *path, const char *text, size_t n, warm_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return warm_error_set(err, WARM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    size_t n = strlen(text), done = 0;
+    size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, text + done, n - done);
         if (w < 0 && errno == EINTR) continue;
@@ -160,13 +161,17 @@ static warm_status write_text(const char *path, const char *text, warm_error *er
     return WARM_OK;
 }
 
+static warm_status write_text(const char *path, const char *text, warm_error *err) {
+    return write_bytes(path, text, strlen(text), err);
+}
+
 /* Removes the entries of dir (all when only_ours is 0, else only names we write), then dir itself. */
 static void remove_dir(const char *dir, int only_ours) {
     DIR *d = opendir(dir);
     if (d) {
         for (struct dirent *e; (e = readdir(d));) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            if (only_ours && !our_entry(e->d_name)) continue;
+            if (only_ours && !our_entry(e->d_name, 1)) continue; /* checked before the swap */
             char *p = merge_join(dir, e->d_name);
             if (p) unlink(p);
             free(p);
@@ -274,7 +279,7 @@ static int exchange_paths(const char *a, const char *b) {
 }
 
 /* Moves the finished temp directory to out (see the file comment). */
-static warm_status swap_in(const char *tmp, const char *out, warm_error *err) {
+static warm_status swap_in(const char *tmp, const char *out, int tok, warm_error *err) {
     struct stat st;
     if (lstat(out, &st) != 0) {
         if (rename(tmp, out) != 0)
@@ -282,7 +287,7 @@ static warm_status swap_in(const char *tmp, const char *out, warm_error *err) {
         return parent_fsync(out, err);
     }
     int io;
-    char *bad = S_ISDIR(st.st_mode) ? foreign_entry(out, &io) : NULL;
+    char *bad = S_ISDIR(st.st_mode) ? foreign_entry(out, tok, &io) : NULL;
     if (!S_ISDIR(st.st_mode) || bad) {
         warm_status s = warm_error_set(err, WARM_ERR_IO, "%s: %s%s%s; not replaced", out,
                                        bad ? "the existing directory now holds '" : "is no longer a directory",
@@ -316,7 +321,8 @@ static warm_status swap_in(const char *tmp, const char *out, warm_error *err) {
 
 static warm_status write_dir(const char *out, const merge_out_tensor *t, int n, uint64_t shard_size,
                              const char *const *mk, const char *const *mv, int n_meta, const char *config_json,
-                             merge_produce_fn produce, void *ctx, int *n_shards, warm_error *err) {
+                             const warm_hf_file *files, int n_files, merge_produce_fn produce, void *ctx,
+                             int *n_shards, warm_error *err) {
     int *shard_of = calloc((size_t)n + 1, sizeof *shard_of);
     size_t cap = strlen(out) + 32;
     char *tmp = malloc(cap);
@@ -352,8 +358,14 @@ static warm_status write_dir(const char *out, const merge_out_tensor *t, int n, 
         s = p ? write_text(p, config_json, err) : warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", out);
         free(p);
     }
+    for (int i = 0; i < n_files && !s; i++) {
+        char *p = merge_join(tmp, files[i].name);
+        s = p ? write_bytes(p, files[i].data, files[i].len, err)
+              : warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", out);
+        free(p);
+    }
     if (!s) s = fsync_path(tmp, 1, err);
-    if (!s) s = swap_in(tmp, out, err);
+    if (!s) s = swap_in(tmp, out, n_files > 0, err);
     if (s) remove_dir(tmp, 0);
     else *n_shards = ns;
     free(shard_of);
@@ -363,9 +375,16 @@ static warm_status write_dir(const char *out, const merge_out_tensor *t, int n, 
 
 warm_status merge_write_output(const char *out, const merge_out_tensor *t, int n, uint64_t shard_size,
                                const char *const *mk, const char *const *mv, int n_meta, const char *config_json,
-                               merge_produce_fn produce, void *ctx, int *n_shards, warm_error *err) {
-    warm_status s = merge_output_precheck(out, shard_size, err);
+                               const warm_hf_file *files, int n_files, merge_produce_fn produce, void *ctx,
+                               int *n_shards, warm_error *err) {
+    warm_status s = merge_output_precheck(out, shard_size, n_files > 0, err);
     if (s) return s;
+    for (int i = 0; i < n_files; i++)
+        if (!warm_hf_file_name_ok(files[i].name))
+            return warm_error_set(err, WARM_ERR_ARG, "%s: '%s' is not a tokenizer file name of a model directory", out,
+                                  files[i].name);
+    if (n_files > 0 && !merge_out_is_dir(out))
+        return warm_error_set(err, WARM_ERR_ARG, "%s: tokenizer files need a directory output", out);
     if (!merge_out_is_dir(out)) {
         s = write_file(out, t, 0, n, mk, mv, n_meta, produce, ctx, err);
         if (!s) *n_shards = 1;
@@ -373,7 +392,7 @@ warm_status merge_write_output(const char *out, const merge_out_tensor *t, int n
     }
     char *dir = strip_slashes(out);
     if (!dir) return warm_error_set(err, WARM_ERR_NOMEM, "%s: out of memory", out);
-    s = write_dir(dir, t, n, shard_size, mk, mv, n_meta, config_json, produce, ctx, n_shards, err);
+    s = write_dir(dir, t, n, shard_size, mk, mv, n_meta, config_json, files, n_files, produce, ctx, n_shards, err);
     free(dir);
     return s;
 }

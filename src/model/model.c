@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define N_LAYER_TENSORS 12
 #define PREFIX "transformer."
@@ -372,6 +373,23 @@ static char *read_sidecar_config(const char *path) {
 }
 
 warm_status warm_model_load(warm_model *m, const char *path, int allow_missing_head, warm_error *err) {
+    /* A Hugging Face directory: its model.safetensors (config.json beside it). */
+    char dirfile[4000];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (strlen(path) > sizeof dirfile - 40) return warm_error_set(err, WARM_ERR_ARG, "%.200s...: path too long", path);
+        snprintf(dirfile, sizeof dirfile, "%s/model.safetensors", path);
+        if (stat(dirfile, &st) != 0) {
+            snprintf(dirfile, sizeof dirfile, "%s/model.safetensors.index.json", path);
+            return warm_error_set(err, WARM_ERR_ARG, "%s: %s", path,
+                                  stat(dirfile, &st) == 0
+                                      ? "a sharded directory: join it into one file first (warm export -m DIR "
+                                        "--as rm|lm -o DIR2, or warm merge DIR -o FILE.safetensors)"
+                                      : "a directory without model.safetensors");
+        }
+        snprintf(dirfile, sizeof dirfile, "%s/model.safetensors", path);
+        path = dirfile;
+    }
     warm_st_file f;
     warm_status s = warm_st_open(&f, path, err);
     if (s) return s;
