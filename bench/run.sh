@@ -9,6 +9,9 @@
 #                      OpenBLAS (Debian's python3-torch alone gets the reference libblas3, 10-20x slower)
 #   bench_pairs        pair training on realistic pairs (synthetic, seed 1): padded vs shared-prefix packed step,
 #                      then torch_bench.py --pairs on the same pairs with the core type that won config S training
+#   bench_rl           RL steps/s of warm_rl_step (8 prompts x k 4 x 32 new tokens, config S, random weights) and
+#                      its split: sampling, reference log-probs, reward model, update; baseline in the same run:
+#                      the same samples drawn one warm_generate call at a time (no shared prefix, no batching)
 #   bench_bpe          GPT-2 BPE encoding of Tiny Shakespeare on one core (MB/s), then bpe_node.js: the npm
 #                      encoders js-tiktoken and gpt-3-encoder on the same text (skipped without node or the
 #                      packages in build/npm)
@@ -70,6 +73,12 @@ if [ "${BENCH_PAIRS:-1}" != 0 ]; then
     done
   done
 fi
+t=1
+while [ "$t" -le "$NPROC" ]; do
+  echo "## RL step (warm rl's warm_rl_step), config S, $t thread(s): steps/s, split, sampling vs one sample at a time"
+  OMP_NUM_THREADS=$t "$B/bench/bench_rl" S 3 4
+  t=$((t + 1))
+done
 echo "## GPT-2 BPE tokenizer, 1 thread"
 "$B/bench/bench_bpe"
 if command -v node >/dev/null && [ -d build/npm/node_modules/js-tiktoken ] && [ -d build/npm/node_modules/gpt-3-encoder ]; then

@@ -921,9 +921,37 @@ static void test_isa_paths_identical(void **state) {
     }
 }
 
+/* warm_logprob_at against log-softmax in double with libm exp: hand values, then random rows of every length
+ * class (below 16, not a multiple of 16, GPT-2's 50,257) with logits spread over +-30. */
+static void test_logprob_at(void **state) {
+    (void)state;
+    float two[2] = {0.0f, 0.0f};
+    assert_true(fabs(warm_logprob_at(two, 2, 1) - log(0.5)) < 1e-7);
+    float three[3] = {1.0f, 2.0f, 3.0f};
+    double z = log(exp(1.0) + exp(2.0) + exp(3.0));
+    assert_true(fabs(warm_logprob_at(three, 3, 0) - (1.0 - z)) < 1e-6);
+    static const int Vs[4] = {7, 37, 316, 50257};
+    float *x = malloc(50257 * sizeof *x);
+    warm_rng r;
+    warm_rng_seed(&r, 3);
+    for (int k = 0; k < 4; k++) {
+        int V = Vs[k];
+        for (int v = 0; v < V; v++) x[v] = 60.0f * (warm_rng_uniform(&r) - 0.5f);
+        double mx = x[0], sum = 0;
+        for (int v = 1; v < V; v++) mx = (double)x[v] > mx ? (double)x[v] : mx;
+        for (int v = 0; v < V; v++) sum += exp((double)x[v] - mx);
+        for (int t = 0; t < V; t += V / 5 + 1) {
+            double want = (double)x[t] - mx - log(sum), got = warm_logprob_at(x, V, t);
+            if (fabs(got - want) > 2e-6 * (1 + fabs(want))) fail_msg("V %d t %d: %.9g vs %.9g", V, t, got, want);
+        }
+    }
+    free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm_hand),
+        cmocka_unit_test(test_logprob_at),
         cmocka_unit_test(test_layernorm_reference),
         cmocka_unit_test(test_layernorm_fd),
         cmocka_unit_test(test_layernorm_accumulate_null),

@@ -393,9 +393,43 @@ static void test_cli_resume(void **state) {
                                   "--prompts task/prompts_train.jsonl --kl 0.1 -o bad"), 1);
 }
 
+/* warm_prefill_logprobs (one pass) equals warm_decode_logprobs (token by token) up to float rounding, over
+ * responses of every length 1..M, more than one group of sequences (70 > 64) and more rows than one group holds. */
+static void test_prefill_logprobs(void **state) {
+    (void)state;
+    warm_model m;
+    tiny(&m, 37, 48, 5, 0.5f);
+    enum { N = 70, M = 40 };
+    int32_t prompt[5] = {3, 9, 1, 30, 2}, resp[N * M];
+    int lens[N];
+    warm_rng r;
+    warm_rng_seed(&r, 21);
+    for (int i = 0; i < N; i++) {
+        lens[i] = 1 + (int)warm_rng_below(&r, M);
+        for (int t = 0; t < M; t++) resp[i * M + t] = (int32_t)warm_rng_below(&r, 37);
+    }
+    static float a[N * M], b[N * M];
+    warm_error err = {0};
+    assert_int_equal(warm_decode_logprobs(&m, prompt, 5, resp, M, lens, N, a, &err), WARM_OK);
+    assert_int_equal(warm_prefill_logprobs(&m, prompt, 5, resp, M, lens, N, b, &err), WARM_OK);
+    double worst = 0;
+    for (int i = 0; i < N; i++)
+        for (int t = 0; t < lens[i]; t++) {
+            double d = fabs((double)a[i * M + t] - (double)b[i * M + t]);
+            worst = d > worst ? d : worst;
+        }
+    if (worst > 1e-5) fail_msg("prefill vs decode log-probs differ by %g", worst);
+    /* the first token of every response comes from the prefill's logits: the same bits as the decode path */
+    for (int i = 0; i < N; i++) assert_true(a[i * M] == b[i * M]);
+    lens[3] = 0;
+    assert_int_equal(warm_prefill_logprobs(&m, prompt, 5, resp, M, lens, N, b, &err), WARM_ERR_ARG);
+    warm_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loo),
+        cmocka_unit_test(test_prefill_logprobs),
         cmocka_unit_test(test_surrogate_grad_fd),
         cmocka_unit_test(test_kl_exact),
         cmocka_unit_test(test_resume_bit_identical),

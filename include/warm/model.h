@@ -332,6 +332,15 @@ warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int
                                  int stride, const int *lens, int n, float *out, warm_error *err);
 
 /*
+ * The same log-probabilities as warm_decode_logprobs, computed in one pass: the prompt prefilled once, then all
+ * tokens of up to 64 responses appended in one call (every row's logits kept), as a prefill does, instead of
+ * token by token. Equal to warm_decode_logprobs up to float rounding (not bit for bit: the matmuls see other row
+ * counts); 4-5x faster for k x 32-token responses. What the RL step uses for the frozen SFT reference.
+ */
+warm_status warm_prefill_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
+                                  int stride, const int *lens, int n, float *out, warm_error *err);
+
+/*
  * Scores n responses to one prompt, reusing the prompt's prefix: rewards[i] = reward at the last token of
  * prompt + response i. responses: the n responses' tokens concatenated, lens (n) their lengths; a response
  * of length 0 gets the reward at the last prompt token.

@@ -57,6 +57,12 @@ typedef struct {
     double grad_norm;   /* pre-clip global norm */
     double resp_len;    /* mean response length (tokens) */
     double lr;
+    /* wall seconds of this step's parts (not part of the results: they vary run to run) */
+    double t_sample;    /* the policy's k samples per prompt (KV-cache decode, shared prompt prefix) */
+    double t_ref;       /* the frozen SFT model's log-probs of those samples (KL) */
+    double t_reward;    /* the proxy reward model's scores */
+    double t_gold;      /* the gold reward (0 without one) */
+    double t_update;    /* the surrogate's forward + backward through the training path and the AdamW step */
 } warm_rl_stats;
 
 /*

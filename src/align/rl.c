@@ -149,15 +149,24 @@ warm_status warm_rl_step(warm_rl *rl, const int32_t *const *prompts, const int *
                                   prompt_len[p], M, T);
     warm_sampler smp = {1.0f, 0, 1.0f};
     warm_status s = WARM_OK;
+    double t_sample = 0, t_ref = 0, t_reward = 0, t_gold = 0, t0;
     for (int p = 0; p < P && !s; p++) {
         size_t o = (size_t)p * k;
+        t0 = warm_time_now();
         s = warm_generate(rl->policy, prompts[p], prompt_len[p], k, M, &smp, eos, rng, rl->resp + o * M,
                           rl->lp + o * M, rl->lens + o, err);
-        if (!s) s = warm_decode_logprobs(rl->ref, prompts[p], prompt_len[p], rl->resp + o * M, M, rl->lens + o, k,
-                                     rl->lp_ref + o * M, err);
+        t_sample += warm_time_now() - t0;
+        t0 = warm_time_now();
+        if (!s) s = warm_prefill_logprobs(rl->ref, prompts[p], prompt_len[p], rl->resp + o * M, M, rl->lens + o, k,
+                                          rl->lp_ref + o * M, err);
+        t_ref += warm_time_now() - t0;
+        t0 = warm_time_now();
         if (!s) s = rm(rm_ctx, prompts[p], prompt_len[p], rl->resp + o * M, M, rl->lens + o, k, rl->r + o, err);
+        t_reward += warm_time_now() - t0;
+        t0 = warm_time_now();
         if (!s && gold)
             s = gold(gold_ctx, prompts[p], prompt_len[p], rl->resp + o * M, M, rl->lens + o, k, rl->g + o, err);
+        t_gold += warm_time_now() - t0;
         if (s) warm_error_prefix(err, "rl prompt %d", p);
     }
     if (s) return s;
@@ -184,8 +193,14 @@ warm_status warm_rl_step(warm_rl *rl, const int32_t *const *prompts, const int *
     st->gold = gold ? st->gold / n : (double)NAN;
     st->resp_len /= n;
     for (int p = 0; p < P; p++) warm_rl_loo(rl->R + (size_t)p * k, k, rl->adv + (size_t)p * k);
+    t0 = warm_time_now();
     st->loss = warm_rl_surrogate_backward(rl, prompts, prompt_len, P, rl->resp, M, rl->lens, rl->adv);
     st->lr = warm_lr_at(opt, rl->policy->step);
     st->grad_norm = warm_model_adamw_step(rl->policy, opt, 0);
+    st->t_update = warm_time_now() - t0;
+    st->t_sample = t_sample;
+    st->t_ref = t_ref;
+    st->t_reward = t_reward;
+    st->t_gold = t_gold;
     return WARM_OK;
 }

@@ -192,8 +192,11 @@ int cli_cmd_merge(int argc, char **argv) {
     warm_merge_report_free(&rep);
     free_val(&v);
     warm_opts_free(&cmd, &res);
+    int rank = warm_dist_rank(world);
     warm_dist_free(world);
     if (st == WARM_OK) return CLI_EXIT_OK;
     if (lead) return cli_fail("merge", &err);
-    return err.code == WARM_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE; /* rank 0 printed it */
+    /* Every rank says why it stops: mpirun may end rank 0 before it prints once another rank has exited. */
+    cli_error("merge", "rank %d: %s", rank, err.msg[0] ? err.msg : warm_status_str(err.code));
+    return err.code == WARM_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 }

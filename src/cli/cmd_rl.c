@@ -287,7 +287,8 @@ static warm_status run(const rl_args *a, cli_rm_spec *spec, warm_error *err) {
             fprintf(stderr, "rl step %" PRId64 "/%d  reward %.4f  kl %.4f  objective %.4f", pol.step, a->steps,
                     s.reward, s.kl, s.objective);
             if (world) fprintf(stderr, "  gold %.4f", s.gold);
-            fprintf(stderr, "  len %.1f  %.2f s\n", s.resp_len, secs);
+            fprintf(stderr, "  len %.1f  %.2f s (sample %.2f, ref %.2f, rm %.2f, update %.2f)\n", s.resp_len, secs,
+                    s.t_sample, s.t_ref, s.t_reward, s.t_update);
         }
         int at_end = pol.step == a->steps, keep = pol.step % a->save_every == 0;
         if (keep || at_end) st = save_ckpt(a, &pol, &nm, rng.s, keep, err);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "warm/core.h"
+#include "kernels/simd.h"
 
 /*
  * One row: returns nll = logsumexp(x) - x[target]. If d is non-NULL, d (V; may alias x) receives
@@ -80,4 +81,18 @@ float warm_crossentropy_forward_backward_den(float *dlogits, const float *logits
     for (int i = 0; i < N; i++) total += row_loss[i];
     free(row_loss);
     return (float)(total / wsum);
+}
+
+double warm_logprob_at(const float *x, int V, int32_t t) {
+    float mx = x[0];
+    for (int v = 1; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+    /* 16 partial sums, so that the exp loop vectorises without reassociating one float sum */
+    float acc[16] = {0};
+    int v = 0;
+    for (; v + 16 <= V; v += 16)
+        for (int j = 0; j < 16; j++) acc[j] += warm_vexpf(x[v + j] - mx);
+    double sum = 0.0;
+    for (; v < V; v++) sum += (double)warm_vexpf(x[v] - mx);
+    for (int j = 0; j < 16; j++) sum += (double)acc[j];
+    return (double)x[t] - ((double)mx + log(sum));
 }

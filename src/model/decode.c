@@ -232,8 +232,10 @@ warm_status warm_decode_prefill(warm_decoder *d, warm_kvcache *kv, const int32_t
     return WARM_OK;
 }
 
-warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t *tokens, const int *counts,
-                               float *logits, float *hidden, warm_error *err) {
+/* warm_decode_extend; with all_logits non-NULL, every appended row's logits go to all_logits (total rows, V) in
+ * the order of tokens (logits and hidden are then unused). */
+static warm_status extend_impl(warm_decoder *d, warm_kvcache *kv, const int32_t *tokens, const int *counts,
+                               float *logits, float *hidden, float *all_logits, warm_error *err) {
     const warm_model *m = d->m;
     int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     if (kv->prefix_len < 1) return warm_error_set(err, WARM_ERR_ARG, "decode: no prompt prefilled");
@@ -263,6 +265,15 @@ warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t 
         int ng = 0;
         for (int r = 0; r < R; r++) {
             int rs = d->row_seq[r];
+            if (all_logits) {
+                memcpy(d->tmp + (size_t)ng * C, d->hid + (size_t)r * C, (size_t)C * sizeof(float));
+                d->lg_seq[ng++] = consumed + r;
+                if (ng == LOGIT_ROWS) {
+                    flush_logits(d, ng, all_logits);
+                    ng = 0;
+                }
+                continue;
+            }
             int last = d->row_pos[r] == kv->prefix_len + kv->suffix_len[rs] + counts[rs] - 1;
             if (!last) continue;
             if (hidden) memcpy(hidden + (size_t)rs * C, d->hid + (size_t)r * C, (size_t)C * sizeof(float));
@@ -275,11 +286,16 @@ warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t 
                 ng = 0;
             }
         }
-        if (ng) flush_logits(d, ng, logits);
+        if (ng) flush_logits(d, ng, all_logits ? all_logits : logits);
         consumed += R;
     }
     for (int q = 0; q < kv->n_seq; q++) kv->suffix_len[q] += counts[q];
     return WARM_OK;
+}
+
+warm_status warm_decode_extend(warm_decoder *d, warm_kvcache *kv, const int32_t *tokens, const int *counts,
+                               float *logits, float *hidden, warm_error *err) {
+    return extend_impl(d, kv, tokens, counts, logits, hidden, NULL, err);
 }
 
 float warm_model_reward_from_hidden(const warm_model *m, const float *h) {
@@ -365,18 +381,77 @@ warm_status warm_generate(const warm_model *m, const int32_t *prompt, int prompt
                         out_lens, err);
 }
 
-warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
-                                 int stride, const int *lens, int n, float *out, warm_error *err) {
+/* The argument checks shared by the two teacher-forcing functions. */
+static warm_status check_logprob_args(const warm_model *m, int prompt_len, int stride, const int *lens, int n,
+                                      warm_error *err) {
     if (n < 1 || stride < 1 || prompt_len < 1 || prompt_len + stride > m->cfg.n_positions)
         return warm_error_set(err, WARM_ERR_ARG, "logprobs: n %d, stride %d, prompt %d, context %d", n, stride,
                               prompt_len, m->cfg.n_positions);
     for (int i = 0; i < n; i++)
         if (lens[i] < 1 || lens[i] > stride)
             return warm_error_set(err, WARM_ERR_ARG, "logprobs: response %d has %d tokens (1..%d)", i, lens[i], stride);
+    return WARM_OK;
+}
+
+warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
+                                 int stride, const int *lens, int n, float *out, warm_error *err) {
+    warm_status cs = check_logprob_args(m, prompt_len, stride, lens, n, err);
+    if (cs) return cs;
     int *got = malloc((size_t)n * sizeof *got);
     if (!got) return warm_error_set(err, WARM_ERR_NOMEM, "logprobs: out of memory");
     warm_status s = decode_batch(m, prompt, prompt_len, n, stride, NULL, 0, NULL, resp, lens, NULL, out, got, err);
     free(got);
+    return s;
+}
+
+warm_status warm_prefill_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
+                                  int stride, const int *lens, int n, float *out, warm_error *err) {
+    warm_status cs = check_logprob_args(m, prompt_len, stride, lens, n, err);
+    if (cs) return cs;
+    int V = m->cfg.vocab_size;
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < lens[i]; t++)
+            if (resp[(size_t)i * stride + t] < 0 || resp[(size_t)i * stride + t] >= V)
+                return warm_error_set(err, WARM_ERR_ARG, "logprobs: token %d outside the vocabulary",
+                                      resp[(size_t)i * stride + t]);
+    /* Sequences in groups of at most `cap` appended rows (one extend call each; bounds the logits buffer). */
+    int cap = stride > 256 ? stride : 256, G = n < 64 ? n : 64;
+    warm_kvcache kv;
+    warm_decoder *d = NULL;
+    warm_status s = warm_kvcache_init(&kv, &m->cfg, prompt_len, stride, G, err);
+    if (s) return s;
+    s = warm_decoder_init(&d, m, 512, err);
+    float *first = s ? NULL : malloc((size_t)V * sizeof(float));
+    float *lg = s ? NULL : warm_alloc((size_t)cap * V * sizeof(float));
+    int32_t *tok = s ? NULL : malloc((size_t)cap * sizeof(int32_t));
+    int *counts = s ? NULL : calloc((size_t)G, sizeof(int));
+    if (!s && (!first || !lg || !tok || !counts)) s = warm_error_set(err, WARM_ERR_NOMEM, "logprobs: out of memory");
+    /* the first response token follows the prompt: one prefill for all */
+    if (!s) s = warm_decode_prefill(d, &kv, prompt, prompt_len, first, NULL, err);
+    for (int i = 0; i < n && !s; i++) out[(size_t)i * stride] = (float)log_softmax_at(first, V, resp[(size_t)i * stride]);
+    for (int g0 = 0; g0 < n && !s;) {
+        int gn = 0, rows = 0;
+        while (g0 + gn < n && gn < G && rows + lens[g0 + gn] - 1 <= cap) rows += lens[g0 + gn++] - 1;
+        warm_kvcache_reset_suffixes(&kv);
+        for (int j = 0, o = 0; j < G; j++) {
+            counts[j] = j < gn ? lens[g0 + j] - 1 : 0;
+            if (j < gn) memcpy(tok + o, resp + (size_t)(g0 + j) * stride, (size_t)counts[j] * sizeof(int32_t));
+            o += counts[j];
+        }
+        if (rows > 0) s = extend_impl(d, &kv, tok, counts, NULL, NULL, lg, err);
+        for (int j = 0, r = 0; j < gn && !s; j++) {
+            const int32_t *y = resp + (size_t)(g0 + j) * stride;
+            for (int t = 1; t < lens[g0 + j]; t++, r++)
+                out[(size_t)(g0 + j) * stride + t] = (float)warm_logprob_at(lg + (size_t)r * V, V, y[t]);
+        }
+        g0 += gn;
+    }
+    free(first);
+    warm_free(lg);
+    free(tok);
+    free(counts);
+    warm_decoder_free(d);
+    warm_kvcache_free(&kv);
     return s;
 }
 
