@@ -367,7 +367,9 @@ static void test_cli_resume(void **state) {
      * the same numbers as the SFT row; the trained policy differs from it. */
     assert_int_equal(sh(bin, dir, "rl-eval --task task --sft pol.safetensors --rm r1.safetensors,r2.safetensors "
                                   "--prompts task/prompts_val.jsonl --k 3 --max-new 8 straight/final.safetensors "
-                                  "pol.safetensors -o eval.csv"), 0);
+                                  "pol.safetensors -o eval.csv --samples samples.jsonl"), 0);
+    /* the samples behind the table, rescored by warm task gold: their mean per policy is the gold column */
+    assert_int_equal(sh(bin, dir, "task gold --task task --in samples.jsonl --out scored.jsonl"), 0);
     {
         char p1[512];
         unsigned char *b = NULL;
@@ -383,6 +385,31 @@ static void test_cli_resume(void **state) {
         for (int j = 0; j < 4; j++) assert_true(v2[j] == v0[j]);              /* pol.safetensors = SFT */
         assert_true(v1[4] == 0.5);                                            /* first CKPT vs itself */
         assert_true(v1[1] != 0.0);                                            /* the trained policy moved */
+        /* 3 policies x 10 val prompts x k 3, in table order */
+        snprintf(p1, sizeof p1, "%s/scored.jsonl", dir);
+        unsigned char *sb = NULL;
+        assert_true(file_bytes(p1, &sb) > 0);
+        double gsum[3] = {0}, klsum0 = 0;
+        int rows = 0;
+        for (char *line = (char *)sb; line && *line; rows++) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            cJSON *r = cJSON_Parse(line);
+            assert_non_null(r);
+            assert_true(rows < 90);
+            gsum[rows / 30] += cJSON_GetObjectItem(r, "gold")->valuedouble;
+            if (rows < 30) klsum0 += cJSON_GetObjectItem(r, "kl")->valuedouble;
+            assert_non_null(cJSON_GetObjectItem(r, "response_ids"));
+            cJSON_Delete(r);
+            line = nl ? nl + 1 : NULL;
+        }
+        assert_int_equal(rows, 90);
+        double *want[3] = {v0, v1, v2};
+        for (int q = 0; q < 3; q++)
+            if (fabs(gsum[q] / 30 - want[q][2]) > 1e-6) fail_msg("policy %d: gold of the samples %.9f, table %.9f", q,
+                                                              gsum[q] / 30, want[q][2]);
+        assert_true(klsum0 == 0.0);
+        free(sb);
         free(b);
     }
     assert_int_equal(sh(bin, dir, "rl --task task --policy pol.safetensors --rm r1.safetensors,,r2.safetensors "

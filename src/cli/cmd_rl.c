@@ -386,7 +386,7 @@ int cli_cmd_rl(int argc, char **argv) {
 /* ---- warm rl-eval --------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *task, *sft, *rm, *prompts, *out;
+    const char *task, *sft, *rm, *prompts, *out, *samples;
     int k, max_new, limit, max_rows;
     double lambda;
     int64_t seed;
@@ -394,9 +394,29 @@ typedef struct {
 
 /* k samples per prompt from model m (prompt p's RNG seeded from (seed, p): the same streams for every policy),
  * their mean proxy reward, KL to sft and gold; gold (P*k) kept for the win rates. */
+/* One --samples row: the policy, the prompt and response ids, and what rl-eval computed for the sample. */
+static warm_status rle_sample_row(warm_jsonl_writer *w, const char *policy, const cli_prompts *pr, int p,
+                                  const int32_t *resp, int len, int32_t eos, double proxy, double kl, double gold,
+                                  warm_error *err) {
+    cJSON *row = cJSON_CreateObject();
+    if (!row) return warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+    cJSON_AddStringToObject(row, "policy", policy);
+    if (pr->id[p]) cJSON_AddStringToObject(row, "id", pr->id[p]);
+    cJSON_AddNumberToObject(row, "prompt_index", p);
+    cJSON_AddItemToObject(row, "prompt_ids", cJSON_CreateIntArray(pr->ids.v + pr->off[p], pr->len[p]));
+    cJSON_AddItemToObject(row, "response_ids", cJSON_CreateIntArray(resp, len));
+    cJSON_AddBoolToObject(row, "eos", len > 0 && resp[len - 1] == eos);
+    cJSON_AddNumberToObject(row, "proxy", proxy);
+    cJSON_AddNumberToObject(row, "kl", kl);
+    cJSON_AddNumberToObject(row, "gold", gold);
+    warm_status st = warm_jsonl_write(w, row, err);
+    cJSON_Delete(row);
+    return st;
+}
+
 static warm_status rle_policy(const rle_args *a, const warm_model *m, const warm_model *sft, const cli_prompts *pr,
                               rm_ctx *rc, warm_task_world *world, int32_t eos, float *gold, double out[3],
-                              warm_error *err) {
+                              const char *name, warm_jsonl_writer *w, warm_error *err) {
     int k = a->k, M = a->max_new;
     int32_t *resp = malloc((size_t)k * M * sizeof *resp);
     float *lp = malloc((size_t)k * M * sizeof *lp), *lq = malloc((size_t)k * M * sizeof *lq);
@@ -414,9 +434,14 @@ static warm_status rle_policy(const rle_args *a, const warm_model *m, const warm
         if (!st) st = rm_reward(rc, x, pr->len[p], resp, M, lens, k, r, err);
         if (!st) st = gold_reward(world, x, pr->len[p], resp, M, lens, k, gold + (size_t)p * k, err);
         for (int i = 0; !st && i < k; i++) {
+            double kl = 0.0;
+            for (int t = 0; t < lens[i]; t++) kl += (double)lp[(size_t)i * M + t] - (double)lq[(size_t)i * M + t];
             out[0] += (double)r[i];
-            for (int t = 0; t < lens[i]; t++) out[1] += (double)lp[(size_t)i * M + t] - (double)lq[(size_t)i * M + t];
+            out[1] += kl;
             out[2] += (double)gold[(size_t)p * k + i];
+            if (w)
+                st = rle_sample_row(w, name, pr, p, resp + (size_t)i * M, lens[i], eos, (double)r[i], kl,
+                                    (double)gold[(size_t)p * k + i], err);
         }
         if (st) warm_error_prefix(err, "prompt %d", p + 1);
     }
@@ -445,7 +470,9 @@ static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int
     float **gold = calloc((size_t)n_pol + 1, sizeof *gold);
     double (*m)[3] = calloc((size_t)n_pol + 1, sizeof *m);
     char *csv = NULL;
+    warm_jsonl_writer *w = NULL;
     warm_status st = gold && m ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+    if (!st && a->samples) st = warm_jsonl_writer_open(&w, a->samples, err);
     if (!st) st = warm_task_load(&world, a->task, err);
     if (!st) st = warm_model_load(&sft, a->sft, 1, err);
     if (!st) st = cli_prompts_read(&pr, a->prompts, warm_task_tokenizer(world), sft.cfg.n_positions, a->max_new,
@@ -463,7 +490,9 @@ static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int
         if (!st && q > 0 && pm.cfg.vocab_size != sft.cfg.vocab_size)
             st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary %d, the SFT policy %d", pol[q - 1],
                                 pm.cfg.vocab_size, sft.cfg.vocab_size);
-        if (!st) st = rle_policy(a, q == 0 ? &sft : &pm, &sft, &pr, &rc, world, eos, gold[q], m[q], err);
+        if (!st)
+            st = rle_policy(a, q == 0 ? &sft : &pm, &sft, &pr, &rc, world, eos, gold[q], m[q], q == 0 ? a->sft : pol[q - 1],
+                            w, err);
         warm_model_free(&pm);
     }
     size_t cap = 256 + (size_t)(n_pol + 1) * 4400, len = 0;
@@ -477,6 +506,10 @@ static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int
                                     rle_winrate(gold[q], gold[n_pol > 0 ? 1 : 0], pr.P, a->k));
         fputs(csv, stdout);
         st = warm_text_write(a->out, csv, err);
+    }
+    if (w) {
+        if (!st) st = warm_jsonl_writer_commit(w, err);
+        else warm_jsonl_writer_abort(w);
     }
     free(csv);
     for (int q = 0; gold && q <= n_pol; q++) free(gold[q]);
@@ -515,6 +548,9 @@ int cli_cmd_rl_eval(int argc, char **argv) {
          .help = "lambda of ens=mean-std"},
         {.name = "max-rows", .kind = WARM_OPT_INT, .dest = &a.max_rows, .min = 0, .max = 1 << 24, .def = "0",
          .help = "scorer rows per forward (0: default)"},
+        {.name = "samples", .kind = WARM_OPT_STRING, .dest = &a.samples, .metavar = "JSONL",
+         .help = "also write every sample: policy, id, prompt_ids, response_ids, eos, proxy, kl, gold\n"
+                 "(warm task gold and warm score read it back)"},
     };
     warm_opts_cmd cmd = {
         .prog = "warm", .name = "rl-eval", .args = "CKPT...", .min_args = 1, .max_args = WARM_OPTS_UNLIMITED,
