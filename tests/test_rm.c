@@ -385,12 +385,44 @@ static void test_resume_bit_exact(void **state) {
     snprintf(path, sizeof path, "%s/final.safetensors", b);
     assert_false(warm_file_exists(path));
     warm_model_free(&mb);
+    /* As if the run had logged steps past its last resumable point and been killed mid-line: a line of step 20
+     * and a torn one. The resumed run must drop them (each step once in the log, as in the straight run). */
+    char mp[220];
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", b);
+    FILE *mf = fopen(mp, "a");
+    assert_non_null(mf);
+    fputs("{\"step\":20,\"loss\":9.9}\n{\"step\":21,\"lo", mf);
+    fclose(mf);
     assert_int_equal(warm_rm_init_model(&mb, fx->init, NULL, 0.1f, 1, NULL, &err), WARM_OK);
     c.stop_after = 0;
     assert_int_equal(warm_rm_train(&mb, &p.d, p.tr, p.ntr, &p.d, p.va, p.nva, &c, &r, &err), WARM_OK);
     assert_int_equal(r.resumed_from, 13);
     assert_int_equal(r.steps_done, 40);
     assert_memory_equal(ma.params, mb.params, ma.n_params * sizeof(float));
+    {
+        char ma_p[220], steps_a[512] = "", steps_b[512] = "";
+        snprintf(ma_p, sizeof ma_p, "%s/metrics.jsonl", a);
+        const char *paths[2] = {ma_p, mp};
+        char *out[2] = {steps_a, steps_b};
+        for (int k = 0; k < 2; k++) {
+            size_t n;
+            char *text = warm_read_file(paths[k], &n, &err);
+            assert_non_null(text);
+            assert_true(n > 0 && text[n - 1] == '\n');
+            for (char *line = text; *line;) {
+                char *nl = strchr(line, '\n');
+                *nl = 0;
+                const char *st = strstr(line, "\"step\":");
+                assert_non_null(st);
+                size_t used = strlen(out[k]);
+                snprintf(out[k] + used, 512 - used, "%d%s,", atoi(st + 7), strstr(line, "\"loss\"") ? "t" : "v");
+                line = nl + 1;
+            }
+            free(text);
+        }
+        assert_string_equal(steps_b, steps_a);
+        assert_null(strstr(steps_b, "9.9"));
+    }
     /* Final checkpoints are byte-identical (same weights, same metadata). */
     char pa[220], pb[220];
     snprintf(pa, sizeof pa, "%s/final.safetensors", a);

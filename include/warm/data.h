@@ -116,6 +116,10 @@ void warm_jsonl_writer_abort(warm_jsonl_writer *w);
 
 /* Writes text (lines separated by '\n'; modified in place) to path atomically, through the writer above. */
 warm_status warm_text_write(const char *path, char *text, warm_error *err);
+/* Before a resumed run appends to its metrics log: keeps the complete lines whose "step" is at most max_step (and
+ * lines without a step), drops the rest and a torn last line, rewriting path atomically; no file is no error. So
+ * a log holds each step once however often the run was interrupted. */
+warm_status warm_metrics_trim(const char *path, int64_t max_step, warm_error *err);
 /* Writes root as formatted (indented) JSON to path atomically, through the writer above. */
 warm_status warm_json_write(const char *path, const struct cJSON *root, warm_error *err);
 

@@ -490,3 +490,31 @@ warm_status warm_json_write(const char *path, const cJSON *root, warm_error *err
     cJSON_free(text);
     return s;
 }
+
+warm_status warm_metrics_trim(const char *path, int64_t max_step, warm_error *err) {
+    size_t n = 0;
+    char *text = warm_read_file(path, &n, NULL);
+    if (!text) return WARM_OK; /* no log yet */
+    /* Keep the complete lines (a torn last line has no '\n') whose "step" is at most max_step, or that have none. */
+    size_t keep = 0;
+    for (size_t i = 0; i < n;) {
+        char *nl = memchr(text + i, '\n', n - i);
+        if (!nl) break;
+        size_t len = (size_t)(nl - (text + i));
+        *nl = 0;
+        cJSON *row = cJSON_Parse(text + i);
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
+        int ok = row && (!cJSON_IsNumber(st) || st->valuedouble <= (double)max_step);
+        cJSON_Delete(row);
+        if (ok) {
+            memmove(text + keep, text + i, len);
+            text[keep + len] = '\n';
+            keep += len + 1;
+        }
+        i += len + 1;
+    }
+    text[keep] = 0;
+    warm_status s = warm_text_write(path, text, err);
+    free(text);
+    return s;
+}

@@ -247,6 +247,7 @@ warm_status warm_lm_train(warm_model *m, const warm_lmdata *train, const int64_t
         s = eval_with(tr, val, val_idx, n_val, c->batch, c->eval_batches, &buf, &res->val_loss_first, err);
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
+    if (!s && res->resumed_from) s = warm_metrics_trim(mpath, res->resumed_from, err);
     metrics_log ml = {s ? NULL : fopen(mpath, res->resumed_from ? "a" : "w")};
     if (!s && !ml.f) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot open for writing", mpath);
     if (!s && !isnan(res->val_loss_first)) metrics_line(&ml, "{\"step\":0,\"val_loss\":%.6f}", (double)res->val_loss_first);

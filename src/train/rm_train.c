@@ -557,8 +557,9 @@ warm_status warm_rm_train(warm_model *m, const warm_prefs *train, const int64_t 
     if (!s && lead) {
         char mpath[PATH_CAP];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
-        r.metrics = fopen(mpath, res->resumed_from ? "a" : "w");
-        if (!r.metrics) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot open for writing: %s", mpath, strerror(errno));
+        if (res->resumed_from) s = warm_metrics_trim(mpath, res->resumed_from, err);
+        r.metrics = s ? NULL : fopen(mpath, res->resumed_from ? "a" : "w");
+        if (!s && !r.metrics) s = warm_error_set(err, WARM_ERR_IO, "%s: cannot open for writing: %s", mpath, strerror(errno));
     }
     if (warm_dist_size(c->dist) > 1) s = warm_dist_agree(c->dist, s, err);
     if (!s && res->val_first.n > 0) val_line(r.metrics, 0, &res->val_first);
