@@ -101,9 +101,9 @@ warm_status merge_output_precheck(const char *out, uint64_t shard_size, int tok_
     char *bad = foreign_entry(out, tok_files, &io);
     if (io) return warm_error_set(err, WARM_ERR_IO, "%s: cannot read the existing directory: %s", out, strerror(errno));
     if (!bad) return WARM_OK;
-    warm_status s = warm_error_set(err, WARM_ERR_ARG, "%s: the existing directory holds '%s', which %s does not "
-                                   "write; refusing to replace it (remove it or choose another output)", out, bad,
-                                   tok_files ? "an export" : "merge");
+    warm_status s = warm_error_set(err, WARM_ERR_ARG, "%s: the existing directory holds '%s', which this output "
+                                   "does not write; refusing to replace it (remove it or choose another output)", out,
+                                   bad);
     free(bad);
     return s;
 }

@@ -415,7 +415,10 @@ warm_status warm_prefill_logprobs(const warm_model *m, const int32_t *prompt, in
                 return warm_error_set(err, WARM_ERR_ARG, "logprobs: token %d outside the vocabulary",
                                       resp[(size_t)i * stride + t]);
     /* Sequences in groups of at most `cap` appended rows (one extend call each; bounds the logits buffer). */
-    int cap = stride > 256 ? stride : 256, G = n < 64 ? n : 64;
+    int total = 0;
+    for (int i = 0; i < n; i++) total += lens[i] - 1;
+    int cap = total < 256 ? total : 256, G = n < 64 ? n : 64;
+    if (cap < stride) cap = stride; /* one response always fits a group */
     warm_kvcache kv;
     warm_decoder *d = NULL;
     warm_status s = warm_kvcache_init(&kv, &m->cfg, prompt_len, stride, G, err);
