@@ -404,6 +404,18 @@ warm_status warm_decode_logprobs(const warm_model *m, const int32_t *prompt, int
     return s;
 }
 
+/* A cache for one prompt of prompt_len tokens and G suffixes of up to max_suffix tokens, and a decoder for it
+ * (the shape warm_prefill_logprobs and warm_score_responses work in); on failure neither is left allocated. */
+static warm_status group_cache_open(const warm_model *m, int prompt_len, int max_suffix, int G, warm_kvcache *kv,
+                                    warm_decoder **d, warm_error *err) {
+    *d = NULL;
+    warm_status s = warm_kvcache_init(kv, &m->cfg, prompt_len, max_suffix, G, err);
+    if (s) return s;
+    s = warm_decoder_init(d, m, 512, err);
+    if (s) warm_kvcache_free(kv);
+    return s;
+}
+
 warm_status warm_prefill_logprobs(const warm_model *m, const int32_t *prompt, int prompt_len, const int32_t *resp,
                                   int stride, const int *lens, int n, float *out, warm_error *err) {
     warm_status cs = check_logprob_args(m, prompt_len, stride, lens, n, err);
@@ -421,9 +433,8 @@ warm_status warm_prefill_logprobs(const warm_model *m, const int32_t *prompt, in
     if (cap < stride) cap = stride; /* one response always fits a group */
     warm_kvcache kv;
     warm_decoder *d = NULL;
-    warm_status s = warm_kvcache_init(&kv, &m->cfg, prompt_len, stride, G, err);
+    warm_status s = group_cache_open(m, prompt_len, stride, G, &kv, &d, err);
     if (s) return s;
-    s = warm_decoder_init(&d, m, 512, err);
     float *first = s ? NULL : malloc((size_t)V * sizeof(float));
     float *lg = s ? NULL : warm_alloc((size_t)cap * V * sizeof(float));
     int32_t *tok = s ? NULL : malloc((size_t)cap * sizeof(int32_t));
@@ -471,9 +482,8 @@ warm_status warm_score_responses(const warm_model *m, const int32_t *prompt, int
     int group = n < 64 ? n : 64;
     warm_kvcache kv;
     warm_decoder *d = NULL;
-    warm_status s = warm_kvcache_init(&kv, &m->cfg, prompt_len, max_len, group, err);
+    warm_status s = group_cache_open(m, prompt_len, max_len, group, &kv, &d, err);
     if (s) return s;
-    s = warm_decoder_init(&d, m, 512, err);
     float *hp = s ? NULL : malloc((size_t)C * sizeof(float));
     float *hid = s ? NULL : malloc((size_t)group * C * sizeof(float));
     int *counts = s ? NULL : calloc((size_t)group, sizeof(int));
