@@ -367,7 +367,7 @@ static void test_cli_resume(void **state) {
      * the same numbers as the SFT row; the trained policy differs from it. */
     assert_int_equal(sh(bin, dir, "rl-eval --task task --sft pol.safetensors --rm r1.safetensors,r2.safetensors "
                                   "--prompts task/prompts_val.jsonl --k 3 --max-new 8 straight/final.safetensors "
-                                  "pol.safetensors -o eval.csv --samples samples.jsonl"), 0);
+                                  "pol.safetensors -o eval.csv --samples samples.jsonl --json eval.json"), 0);
     /* the samples behind the table, rescored by warm task gold: their mean per policy is the gold column */
     assert_int_equal(sh(bin, dir, "task gold --task task --in samples.jsonl --out scored.jsonl"), 0);
     {
@@ -389,7 +389,7 @@ static void test_cli_resume(void **state) {
         snprintf(p1, sizeof p1, "%s/scored.jsonl", dir);
         unsigned char *sb = NULL;
         assert_true(file_bytes(p1, &sb) > 0);
-        double gsum[3] = {0}, klsum0 = 0;
+        double gsum[3] = {0}, klsum0 = 0, gp[3][10] = {{0}};
         int rows = 0;
         for (char *line = (char *)sb; line && *line; rows++) {
             char *nl = strchr(line, '\n');
@@ -398,6 +398,8 @@ static void test_cli_resume(void **state) {
             assert_non_null(r);
             assert_true(rows < 90);
             gsum[rows / 30] += cJSON_GetObjectItem(r, "gold")->valuedouble;
+            gp[rows / 30][(int)cJSON_GetObjectItem(r, "prompt_index")->valuedouble] +=
+                cJSON_GetObjectItem(r, "gold")->valuedouble / 3;
             if (rows < 30) klsum0 += cJSON_GetObjectItem(r, "kl")->valuedouble;
             assert_non_null(cJSON_GetObjectItem(r, "response_ids"));
             cJSON_Delete(r);
@@ -409,6 +411,33 @@ static void test_cli_resume(void **state) {
             if (fabs(gsum[q] / 30 - want[q][2]) > 1e-6) fail_msg("policy %d: gold of the samples %.9f, table %.9f", q,
                                                               gsum[q] / 30, want[q][2]);
         assert_true(klsum0 == 0.0);
+        /* --json: the table's numbers, and the standard error over the 10 prompts of the gold reward computed here
+         * from the rescored samples (sample sd of the per-prompt means / sqrt(10)). */
+        snprintf(p1, sizeof p1, "%s/eval.json", dir);
+        unsigned char *jb = NULL;
+        assert_true(file_bytes(p1, &jb) > 0);
+        cJSON *j = cJSON_Parse((char *)jb);
+        assert_non_null(j);
+        assert_string_equal(cJSON_GetObjectItem(j, "format")->valuestring, "warm-rl-eval/1");
+        const cJSON *pol = cJSON_GetObjectItem(j, "policies");
+        assert_int_equal(cJSON_GetArraySize(pol), 3);
+        for (int q = 0; q < 3; q++) {
+            const cJSON *o = cJSON_GetArrayItem(pol, q);
+            assert_true(fabs(cJSON_GetObjectItem(o, "gold")->valuedouble - want[q][2]) <= 1e-12 * (1 + fabs(want[q][2])));
+            assert_true(fabs(cJSON_GetObjectItem(o, "kl")->valuedouble - want[q][1]) <= 1e-12 * (1 + fabs(want[q][1])));
+            assert_true(fabs(cJSON_GetObjectItem(o, "winrate_vs_sft")->valuedouble - want[q][3]) <= 1e-12);
+            assert_true(fabs(cJSON_GetObjectItem(o, "winrate_vs_first")->valuedouble - want[q][4]) <= 1e-12);
+            double m = 0, ss = 0;
+            for (int p = 0; p < 10; p++) m += gp[q][p] / 10;
+            for (int p = 0; p < 10; p++) ss += (gp[q][p] - m) * (gp[q][p] - m);
+            double se = sqrt(ss / 9 / 10), got = cJSON_GetObjectItem(o, "gold_se")->valuedouble;
+            if (fabs(got - se) > 1e-6) fail_msg("policy %d: gold_se %.9f, from the samples %.9f", q, got, se);
+            assert_true(cJSON_GetObjectItem(o, "winrate_vs_first_se")->valuedouble >= 0);
+        }
+        /* the SFT row against itself: every per-prompt win rate is 1/2, so its standard error is 0 */
+        assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(pol, 0), "winrate_vs_sft_se")->valuedouble == 0.0);
+        cJSON_Delete(j);
+        free(jb);
         free(sb);
         free(b);
     }

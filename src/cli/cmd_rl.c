@@ -386,7 +386,7 @@ int cli_cmd_rl(int argc, char **argv) {
 /* ---- warm rl-eval --------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *task, *sft, *rm, *prompts, *out, *samples;
+    const char *task, *sft, *rm, *prompts, *out, *samples, *json;
     int k, max_new, limit, max_rows;
     double lambda;
     int64_t seed;
@@ -456,6 +456,65 @@ static double rle_winrate(const float *ga, const float *gb, int P, int k) {
     return w / P;
 }
 
+/* Mean over prompts of v[p] and its standard error sd / sqrt(P) (0 when P < 2). */
+static void rle_mean_se(const double *v, int P, double *mean, double *se) {
+    double m = 0.0, ss = 0.0;
+    for (int p = 0; p < P; p++) m += v[p];
+    m /= P > 0 ? P : 1;
+    for (int p = 0; p < P; p++) ss += (v[p] - m) * (v[p] - m);
+    *mean = m;
+    *se = P > 1 ? sqrt(ss / (P - 1) / P) : 0.0;
+}
+
+/* --json: every row of the table with the standard errors over prompts of gold and both win rates. */
+static warm_status rle_json(const rle_args *a, char **pol, int n_pol, int P, double (*m)[3], float **gold,
+                            warm_error *err) {
+    double *v = malloc((size_t)(P > 0 ? P : 1) * sizeof *v);
+    cJSON *root = cJSON_CreateObject(), *arr = root ? cJSON_AddArrayToObject(root, "policies") : NULL;
+    warm_status st = v && arr ? WARM_OK : warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+    if (!st) {
+        cJSON_AddStringToObject(root, "format", "warm-rl-eval/1");
+        cJSON_AddStringToObject(root, "sft", a->sft);
+        cJSON_AddStringToObject(root, "rm", a->rm);
+        cJSON_AddNumberToObject(root, "prompts", P);
+        cJSON_AddNumberToObject(root, "k", a->k);
+        cJSON_AddNumberToObject(root, "seed", (double)a->seed);
+    }
+    int first = n_pol > 0 ? 1 : 0;
+    for (int q = 0; !st && q <= n_pol; q++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            st = warm_error_set(err, WARM_ERR_NOMEM, "rl-eval: out of memory");
+            break;
+        }
+        double mean, se;
+        cJSON_AddStringToObject(o, "policy", q == 0 ? a->sft : pol[q - 1]);
+        cJSON_AddNumberToObject(o, "proxy", m[q][0]);
+        cJSON_AddNumberToObject(o, "kl", m[q][1]);
+        for (int p = 0; p < P; p++) {
+            double g = 0.0;
+            for (int i = 0; i < a->k; i++) g += (double)gold[q][(size_t)p * a->k + i];
+            v[p] = g / a->k;
+        }
+        rle_mean_se(v, P, &mean, &se);
+        cJSON_AddNumberToObject(o, "gold", m[q][2]);
+        cJSON_AddNumberToObject(o, "gold_se", se);
+        for (int t = 0; t < 2; t++) {
+            const float *ref = gold[t == 0 ? 0 : first];
+            for (int p = 0; p < P; p++)
+                v[p] = warm_rl_winrate(gold[q] + (size_t)p * a->k, a->k, ref + (size_t)p * a->k, a->k);
+            rle_mean_se(v, P, &mean, &se);
+            cJSON_AddNumberToObject(o, t == 0 ? "winrate_vs_sft" : "winrate_vs_first", mean);
+            cJSON_AddNumberToObject(o, t == 0 ? "winrate_vs_sft_se" : "winrate_vs_first_se", se);
+        }
+    }
+    if (!st) st = warm_json_write(a->json, root, err);
+    cJSON_Delete(root);
+    free(v);
+    return st;
+}
+
 static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int n_pol, warm_error *err) {
     warm_model sft;
     memset(&sft, 0, sizeof sft);
@@ -505,7 +564,8 @@ static warm_status rl_eval(const rle_args *a, cli_rm_spec *spec, char **pol, int
                                     rle_winrate(gold[q], gold[0], pr.P, a->k),
                                     rle_winrate(gold[q], gold[n_pol > 0 ? 1 : 0], pr.P, a->k));
         fputs(csv, stdout);
-        st = warm_text_write(a->out, csv, err);
+        if (a->json) st = rle_json(a, pol, n_pol, pr.P, m, gold, err);
+        if (!st) st = warm_text_write(a->out, csv, err);
     }
     if (w) {
         if (!st) st = warm_jsonl_writer_commit(w, err);
@@ -551,6 +611,9 @@ int cli_cmd_rl_eval(int argc, char **argv) {
         {.name = "samples", .kind = WARM_OPT_STRING, .dest = &a.samples, .metavar = "JSONL",
          .help = "also write every sample: policy, id, prompt_ids, response_ids, eos, proxy, kl, gold\n"
                  "(warm task gold and warm score read it back)"},
+        {.name = "json", .kind = WARM_OPT_STRING, .dest = &a.json, .metavar = "FILE",
+         .help = "also write the table as JSON, with the standard errors over prompts of gold and the win\n"
+                 "rates (gold_se, winrate_vs_sft_se, winrate_vs_first_se; warm demo and warm report read it)"},
     };
     warm_opts_cmd cmd = {
         .prog = "warm", .name = "rl-eval", .args = "CKPT...", .min_args = 1, .max_args = WARM_OPTS_UNLIMITED,
