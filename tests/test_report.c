@@ -48,6 +48,10 @@ typedef struct {
     int seed;         /* run.json and plan.json "seed" (0: 1) */
     const char *scale; /* run.json and plan.json "scale" (NULL: "tiny") */
     double seed_gain; /* seed pair, ood: midpoint WA - Diag (0: 0.004); C4's statistic is 0.002 - seed_gain */
+    int rl_flat;      /* RL: the best member's gold stays at its peak (C12: no fall) */
+    int no_rl_eval;   /* RL: the step-20 rl-eval file not written */
+    int topm_dedup;   /* top-M files without bw1, wb1, wb3 (the demo's: they repeat member files and bw3) */
+    int bad_rl_eval;  /* RL: the step-30 rl-eval file has 2 rows instead of 10 */
 } variant;
 
 static FILE *open_w(const char *dir, const char *rel) {
@@ -157,6 +161,61 @@ static void bon_file(const char *dir, const char *rel, const sel *s, int n) {
 
 static const char *const member_names[3] = {"m1", "m2", "m3"};
 
+/* RL of the clean setup: 9 runs (WARM M=3 first, a WARM of all 4 members, a beta sweep of WARM M=3 and of the
+ * best member) evaluated at steps 10, 20, 30. Hand-made numbers under which C12-C16 hold (see rl_files). */
+static const char *const rl_names[9] = {"warm3", "warm2", "ens2", "best", "warm4",
+                                        "warm3-b0.02", "best-b0.02", "warm3-b0.15", "best-b0.15"};
+static const double rl_beta[9] = {0.05, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.15, 0.15};
+
+static void rl_plan_json(FILE *f) {
+    fprintf(f, "\"rl\":{\"beta\":0.05,\"warm_big\":\"warm3\",\"warm_big_m\":3,\"warm2\":\"warm2\",\"ens2\":\"ens2\","
+               "\"best\":\"best\",\"warm_all\":\"warm4\",\"warm_all_m\":4,\"runs\":[");
+    for (int i = 0; i < 9; i++)
+        fprintf(f, "%s{\"name\":\"%s\",\"beta\":%g,\"dir\":\"rl_clean/%s\"}", i ? "," : "", rl_names[i], rl_beta[i],
+                rl_names[i]);
+    fprintf(f, "],\"evals\":[");
+    for (int e = 0; e < 3; e++)
+        fprintf(f, "%s{\"step\":%d,\"json\":\"rl_clean/eval-%06d.json\"}", e ? "," : "", 10 * (e + 1), 10 * (e + 1));
+    fprintf(f, "]},");
+}
+
+/* C12: the best member rises 0.30 above SFT (0.0) and falls back; C13: peaks 0.30 < 0.40 < 0.50 with KL 1 <= 1.5
+ * <= 2, ENS M=2 0.35; C14: WARM's best beta 0.02, the best member's 0.15; C15: at WARM's peak (step 20) it wins
+ * 0.7 against the best member and 0.8 against SFT (se 0.02); C16: WARM M=4 peaks at 0.49 (<= 0.50 + se) at step
+ * 30 (after step 20). Gold se 0.01 everywhere. */
+static void rl_files(const char *dir, const variant *v) {
+    static const double gold[9][3] = {{0.20, 0.50, 0.45}, {0.20, 0.40, 0.20}, {0.20, 0.35, 0.20},
+                                      {0.30, 0.10, 0.00}, {0.10, 0.30, 0.49}, {0.60, 0.40, 0.30},
+                                      {0.10, 0.05, 0.00}, {0.30, 0.20, 0.10}, {0.35, 0.20, 0.10}};
+    static const double kl[9][3] = {{0.5, 2.0, 3.0}, {0.5, 1.5, 2.5}, {0.5, 1.5, 2.5}, {1.0, 2.0, 3.0},
+                                    {0.3, 1.0, 2.5}, {1.0, 3.0, 5.0}, {1.0, 3.0, 5.0}, {0.2, 0.5, 0.8},
+                                    {0.2, 0.5, 0.8}};
+    for (int e = 0; e < 3; e++) {
+        if (v->no_rl_eval && e == 1) continue;
+        char rel[64];
+        snprintf(rel, sizeof rel, "rl_clean/eval-%06d.json", 10 * (e + 1));
+        FILE *f = open_w(dir, rel);
+        fprintf(f, "{\"format\":\"warm-rl-eval/1\",\"prompts\":100,\"k\":4,\"policies\":[{\"policy\":\"sft\","
+                   "\"proxy\":0,\"kl\":0,\"gold\":0,\"gold_se\":0.01,\"winrate_vs_sft\":0.5,\"winrate_vs_sft_se\":0,"
+                   "\"winrate_vs_first\":0.3,\"winrate_vs_first_se\":0.02}");
+        for (int i = 0; i < 9; i++) {
+            double g = v->rl_flat && i == 3 ? 0.30 : gold[i][e];
+            double wr = i == 0 ? 0.5 : (i == 3 && e == 1 ? 0.3 : 0.45);
+            fprintf(f, ",{\"policy\":\"rl_clean/%s/step-%06d.safetensors\",\"proxy\":1,\"kl\":%g,\"gold\":%g,"
+                       "\"gold_se\":0.01,\"winrate_vs_sft\":%g,\"winrate_vs_sft_se\":0.02,\"winrate_vs_first\":%g,"
+                       "\"winrate_vs_first_se\":0.02}",
+                    rl_names[i], 10 * (e + 1), kl[i][e], g, i == 0 && e == 1 ? 0.8 : 0.6, wr);
+        }
+        fprintf(f, "]}\n");
+        fclose(f);
+    }
+    if (v->bad_rl_eval) {
+        FILE *f = open_w(dir, "rl_clean/eval-000030.json");
+        fprintf(f, "{\"format\":\"warm-rl-eval/1\",\"policies\":[{\"kl\":0},{\"kl\":1}]}\n");
+        fclose(f);
+    }
+}
+
 static void setup_json(FILE *f, const char *name, double corrupt, int baklava) {
     fprintf(f, "{\"name\":\"%s\",\"corrupt\":%g,\"prefs\":\"prefs_%s.jsonl\",\"members\":[", name, corrupt, name);
     for (int i = 0; i < 3; i++)
@@ -170,7 +229,9 @@ static void setup_json(FILE *f, const char *name, double corrupt, int baklava) {
             name);
     if (baklava) fprintf(f, "{\"warm\":\"bak_warm\",\"ens\":\"bak_ens\",\"a\":\"bak_a\",\"b\":\"bak_b\"}");
     else fprintf(f, "null");
-    fprintf(f, "},\"figures\":{\"bon\":\"bon_%s/bon.svg\"}}", name);
+    fprintf(f, "},");
+    if (baklava) rl_plan_json(f); /* the clean setup */
+    fprintf(f, "\"figures\":{\"bon\":\"bon_%s/bon.svg\",\"rl\":\"rl_%s/rl.svg\"}}", name, name);
 }
 
 static void write_plan(const char *dir, const variant *v) {
@@ -214,7 +275,10 @@ static void write_run(const char *dir, const variant *v) {
     eval_file(dir, "eval/corrupt_members.json", member_names, member_ood, 3, "ens3", 0.61);
     static const char *const topm_names[6] = {"bw1", "bw2", "bw3", "wb1", "wb2", "wb3"};
     static const double topm_ood[6] = {0.60, 0.62, 0.63, 0.55, 0.58, 0.63};
-    eval_file(dir, "eval/clean_topm.json", topm_names, topm_ood, 6, NULL, 0);
+    static const char *const dedup_names[3] = {"bw2", "bw3", "wb2"};
+    static const double dedup_ood[3] = {0.62, 0.63, 0.58};
+    eval_file(dir, "eval/clean_topm.json", v->topm_dedup ? dedup_names : topm_names, v->topm_dedup ? dedup_ood : topm_ood,
+              v->topm_dedup ? 3 : 6, NULL, 0);
     eval_file(dir, "eval/corrupt_topm.json", topm_names, topm_ood, 6, NULL, 0);
     /* BoN: WARM3 > WARM2 > ENS2 >= best at every n > 1; Baklava WARM above its ENS and members. */
     if (!v->no_bon) {
@@ -225,6 +289,7 @@ static void write_run(const char *dir, const variant *v) {
         bon_file(dir, "bon_clean/bon.json", s, 8);
         bon_file(dir, "bon_corrupt/bon.json", s, 4);
     }
+    rl_files(dir, v);
     f = open_w(dir, "toy.json");
     fprintf(f, "{\"claim\":\"C17\",\"config\":{\"p\":[0.3,0.9,1],\"M\":10,\"layers\":2},\"features\":["
                "{\"feature\":0,\"p\":0.3,\"theory_ens\":0.3,\"theory_wa_M\":0.111,\"theory_wa_inf\":0.09,"
@@ -293,8 +358,9 @@ static void test_all_hold(void **state) {
     size_t n1 = 0, n2 = 0;
     char *t1 = warm_read_file(out, &n1, &err);
     assert_non_null(t1);
-    static const char *const ids[WARM_REPORT_NCLAIMS] = {"C1", "C2", "C3", "C4", "C5", "C6",
-                                                         "C7", "C8", "C9", "C10", "C11", "C17"};
+    static const char *const ids[WARM_REPORT_NCLAIMS] = {"C1",  "C2",  "C3",  "C4",  "C5",  "C6",
+                                                         "C7",  "C8",  "C9",  "C10", "C11", "C12",
+                                                         "C13", "C14", "C15", "C16", "C17"};
     for (int i = 0; i < WARM_REPORT_NCLAIMS; i++) {
         char row[16];
         snprintf(row, sizeof row, "\n| %s |", ids[i]);
@@ -305,7 +371,9 @@ static void test_all_hold(void **state) {
         for (const char *p = line + 1; *p && *p != '\n'; p++) bars += *p == '|' && p[-1] != '\\';
         if (bars != 6) fail_msg("row %s has %d cell separators", ids[i], bars);
     }
-    assert_non_null(strstr(t1, "12 hold, 0 do not hold, 0 not measured"));
+    assert_non_null(strstr(t1, "17 hold, 0 do not hold, 0 not measured"));
+    assert_non_null(strstr(t1, "\n## RL\n"));
+    assert_non_null(strstr(t1, "| best (best member) | 0.05 | 0.300 +- 0.010, 1.000 |"));
     assert_non_null(strstr(t1, "Test CPU"));
     assert_null(strstr(t1, "![")); /* no figure file exists in the synthetic run */
     assert_int_equal(warm_report_write(dir, NULL, NULL, &err), WARM_OK);
@@ -395,6 +463,66 @@ static void test_missing_files(void **state) {
 
     /* Not a directory. */
     assert_int_equal(warm_report_claims("/nonexistent/warm-run", c, NULL, &err), WARM_ERR_IO);
+}
+
+/* The demo's top-M file leaves out bw1, wb1 and wbN (they repeat member files and bwN): C8 reads them from the
+ * members' file and bwN, with the same numbers as from a full top-M file (the fixture's values agree). */
+static void test_topm_dedup(void **state) {
+    (void)state;
+    char dir[64];
+    warm_report_claim full[WARM_REPORT_NCLAIMS], dedup[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {0}, d = {.topm_dedup = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, full, &err), WARM_OK);
+    rm_tree(dir);
+    assert_int_equal(run_claims(&d, dir, sizeof dir, dedup, &err), WARM_OK);
+    assert_int_equal(find(dedup, "C8")->verdict, WARM_REPORT_HOLDS);
+    assert_string_equal(find(dedup, "C8")->numbers, find(full, "C8")->numbers);
+    assert_non_null(strstr(find(dedup, "C8")->numbers, "bw: 0.600 0.620 0.630"));
+    assert_int_equal(warm_report_write(dir, NULL, NULL, &err), WARM_OK);
+    char out[128];
+    snprintf(out, sizeof out, "%s/report.md", dir);
+    size_t n = 0;
+    char *t = warm_read_file(out, &n, &err);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "| 1 | 0.610 | 0.600 | 0.560 | 0.550 |")); /* bw1, wb1 from the members' file */
+    assert_non_null(strstr(t, "| 3 | 0.640 | 0.630 | 0.640 | 0.630 |")); /* wb3 = bw3 */
+    free(t);
+    rm_tree(dir);
+}
+
+/* RL claims follow the rl-eval files: a flat best-member curve fails C12 only; a missing file makes C12-C16 "not
+ * measured" and names it. */
+static void test_rl_claims(void **state) {
+    (void)state;
+    char dir[64];
+    warm_report_claim c[WARM_REPORT_NCLAIMS];
+    warm_error err = {0};
+    variant v = {.rl_flat = 1};
+    assert_int_equal(run_claims(&v, dir, sizeof dir, c, &err), WARM_OK);
+    assert_int_equal(find(c, "C12")->verdict, WARM_REPORT_DOES_NOT_HOLD);
+    assert_non_null(strstr(find(c, "C12")->detail, "does not fall after its peak (peak at step 10)"));
+    /* The flat curve's peak (0.30 at step 10, the first of equal values) keeps C13's order. */
+    assert_int_equal(find(c, "C13")->verdict, WARM_REPORT_HOLDS);
+    assert_non_null(strstr(find(c, "C14")->numbers, "WARM M=3 0.02, best member 0.15"));
+    assert_non_null(strstr(find(c, "C15")->numbers, "wins 0.700"));
+    rm_tree(dir);
+    variant m = {.no_rl_eval = 1};
+    assert_int_equal(run_claims(&m, dir, sizeof dir, c, &err), WARM_OK);
+    static const char *const rl_claims[5] = {"C12", "C13", "C14", "C15", "C16"};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(find(c, rl_claims[i])->verdict, WARM_REPORT_NOT_MEASURED);
+        assert_non_null(strstr(find(c, rl_claims[i])->detail, "rl_clean/eval-000020.json missing"));
+    }
+    rm_tree(dir);
+    /* A malformed rl-eval file is an error naming the file and the key; no report is written. */
+    variant b = {.bad_rl_eval = 1};
+    assert_int_equal(run_claims(&b, dir, sizeof dir, c, &err), WARM_ERR_FORMAT);
+    char want[200];
+    snprintf(want, sizeof want, "%s/rl_clean/eval-000030.json: policies: expected 10 rows (the SFT policy and the 9 "
+             "runs of plan.json)", dir);
+    assert_string_equal(err.msg, want);
+    rm_tree(dir);
 }
 
 /* The run directory holds no report.md and no temporary file of one. */
@@ -744,7 +872,7 @@ static void test_seeds_write(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_hold),         cmocka_unit_test(test_c1_flips),
-        cmocka_unit_test(test_c3_order_and_toy), cmocka_unit_test(test_missing_files),
+        cmocka_unit_test(test_c3_order_and_toy), cmocka_unit_test(test_missing_files), cmocka_unit_test(test_rl_claims), cmocka_unit_test(test_topm_dedup),
         cmocka_unit_test(test_malformed),        cmocka_unit_test(test_t_table),
         cmocka_unit_test(test_interval_and_verdicts), cmocka_unit_test(test_seeds_aggregate),
         cmocka_unit_test(test_seeds_toy),        cmocka_unit_test(test_seeds_refused),

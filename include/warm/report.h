@@ -1,10 +1,11 @@
 /*
- * warm/report.h — report.md of a demo run: the paper's claims C1-C11 and C17 with their measured numbers and a
+ * warm/report.h — report.md of a demo run: the paper's claims C1-C17 with their measured numbers and a
  * verdict COMPUTED from the run's files (docs/report.md), never written by hand.
  *
  * INPUT. A run directory written by `warm demo`: DIR/run.json (run facts), DIR/plan.json (what was run and
  * where each result file lies, paths relative to DIR), and the files plan.json names: `warm eval --json` of the
- * members and of the top-M merges, `warm lmc --json` per pair, `warm bon` per setup, `warm toy --json`,
+ * members and of the top-M merges, `warm lmc --json` per pair, `warm bon` per setup, `warm rl-eval --json` per
+ * setup and evaluated RL step, `warm toy --json`,
  * `warm task stats --json`. Every file is parsed strictly (valid JSON, no duplicate keys, typed keys): a file
  * that exists but is malformed is an error naming the file and the key ("DIR/lmc/seed.json:
  * subsets[1].wa_acc_ge: expected an array of 11 numbers"). A file that is ABSENT is not an error: the claims
@@ -29,11 +30,11 @@ typedef enum {
     WARM_REPORT_INCONCLUSIVE, /* several seeds only: a 95 % interval straddles the claim's threshold */
 } warm_report_verdict;
 
-/* The claims of the table, in order: C1..C11, C17. */
-#define WARM_REPORT_NCLAIMS 12
+/* The claims of the table, in order: C1..C17 (C18, distillation, is outside warm). */
+#define WARM_REPORT_NCLAIMS 17
 
 typedef struct {
-    const char *id;     /* "C1" ... "C11", "C17" (static) */
+    const char *id;     /* "C1" ... "C17" (static) */
     const char *claim;  /* short statement of the claim (static) */
     const char *source; /* where the paper shows it, e.g. "Obs. 1, Fig. 3" (static) */
     warm_report_verdict verdict;

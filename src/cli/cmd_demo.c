@@ -61,7 +61,13 @@ typedef struct {
     double scratch_lr;
     int corrupt_pairs;       /* LMC pairs of corrupt-setup members (C6, C7) */
     int lmc_grid, lmc_grid_train;
+    int lmc_scratch_val;     /* the scratch pair also on val (printed beside C5's ood number; not needed) */
     int bon_prompts, bon_pool, bon_nmax;
+    /* KL-regularised RL (claims C12-C16): setups with RL (1: clean, 2: clean and corrupt), steps, checkpoint and
+     * evaluation every rl_save steps, prompts x responses per step, AdamW lr, beta; held-out evaluation on
+     * rl_eval_prompts val prompts x rl_eval_k samples; rl_betas: the beta sweep of C14 (0: none) */
+    int rl_setups, rl_steps, rl_save, rl_batch, rl_k, rl_eval_prompts, rl_eval_k;
+    double rl_lr, rl_beta, rl_betas[3];
     int64_t toy_trials;
     const char *about;
 } demo_scale;
@@ -71,8 +77,10 @@ static const demo_scale scales[] = {
      .n_ood_val = 60, .layers = 2, .heads = 2, .width = 32, .pre_steps = 40, .pre_batch = 8, .pre_lr = 3e-3,
      .pre_dropout = 0.1, .sft_steps = 60, .sft_batch = 8, .sft_save_every = 20, .sft_lr = 2e-3, .baklava = {20, 40, 60},
      .draws = 4, .probe_steps = 100, .members = 3, .rm_steps = 10, .rm_batch = 8, .scratch_steps = 10,
-     .scratch_lr = 1e-3, .corrupt_pairs = 1, .lmc_grid = 5, .lmc_grid_train = 3, .bon_prompts = 8, .bon_pool = 8,
-     .bon_nmax = 8, .toy_trials = 2000, .about = "a smoke test of every stage (about a minute); its numbers mean nothing"},
+     .scratch_lr = 1e-3, .corrupt_pairs = 1, .lmc_grid = 5, .lmc_grid_train = 3, .lmc_scratch_val = 1,
+     .bon_prompts = 8, .bon_pool = 8,
+     .bon_nmax = 8, .rl_setups = 2, .rl_steps = 4, .rl_save = 2, .rl_batch = 2, .rl_k = 2, .rl_eval_prompts = 4,
+     .rl_eval_k = 2, .rl_lr = 1e-4, .rl_beta = 0.05, .rl_betas = {0.02, 0.05, 0.15}, .toy_trials = 2000, .about = "a smoke test of every stage (about a minute); its numbers mean nothing"},
     /* small and full: 20,000 pretraining documents and SFT pairs, 2,000 (small) or 2,400 (full) pretraining steps
      * without dropout (the SFT policy copies facts far better than after 600 steps: docs/task.md section 7),
      * pairs drawn among 4 samples (fewer gold ties), and evaluation splits of 2,000 pairs (val, ood; ood_val
@@ -81,16 +89,23 @@ static const demo_scale scales[] = {
      .layers = 4, .heads = 4, .width = 128, .pre_steps = 2000, .pre_batch = 16, .pre_lr = 2e-3, .pre_dropout = 0,
      .sft_steps = 1200, .sft_batch = 16, .sft_save_every = 200, .sft_lr = 1e-3, .baklava = {800, 1000, 1200},
      .draws = 4, .probe_steps = 1000, .members = 6, .rm_steps = 120, .rm_batch = 16, .scratch_steps = 120,
-     .scratch_lr = 1e-3, .corrupt_pairs = 1, .lmc_grid = 5, .lmc_grid_train = 3, .bon_prompts = 100, .bon_pool = 64,
-     .bon_nmax = 64, .toy_trials = 20000,
-     .about = "6 members per setup, 120 steps each; LMC on 5 lambdas with 1 corrupt pair; best-of-n to 64 on 100 prompts"},
+     .scratch_lr = 1e-3, .corrupt_pairs = 1, .lmc_grid = 5, .lmc_grid_train = 3, .lmc_scratch_val = 0,
+     .bon_prompts = 100, .bon_pool = 64,
+     .bon_nmax = 64, .rl_setups = 1, .rl_steps = 48, .rl_save = 16, .rl_batch = 4, .rl_k = 4, .rl_eval_prompts = 100,
+     .rl_eval_k = 4, .rl_lr = 1e-4, .rl_beta = 0.05, .toy_trials = 20000,
+     .about = "6 members per setup, 120 steps each; LMC on 5 lambdas with 1 corrupt pair; best-of-n to 64 on 100 "
+              "prompts; RL 48 steps per proxy, clean setup"},
     {.name = "full", .n_pretrain = 20000, .n_sft = 20000, .n_val = 2000, .n_ood = 3000, .n_ood_val = 1000,
      .layers = 4, .heads = 4, .width = 128, .pre_steps = 2400, .pre_batch = 16, .pre_lr = 2e-3, .pre_dropout = 0,
      .sft_steps = 1200, .sft_batch = 16, .sft_save_every = 200, .sft_lr = 1e-3, .baklava = {800, 1000, 1200},
      .draws = 4, .probe_steps = 1000, .members = 10, .rm_steps = 300, .rm_batch = 16, .scratch_steps = 300,
-     .scratch_lr = 1e-3, .corrupt_pairs = 3, .lmc_grid = 11, .lmc_grid_train = 11, .bon_prompts = 200,
-     .bon_pool = 256, .bon_nmax = 256, .toy_trials = 100000,
-     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each; 3 corrupt LMC pairs; best-of-n to 256"},
+     .scratch_lr = 1e-3, .corrupt_pairs = 3, .lmc_grid = 11, .lmc_grid_train = 11, .lmc_scratch_val = 1,
+     .bon_prompts = 200,
+     .bon_pool = 256, .bon_nmax = 256, .rl_setups = 2, .rl_steps = 300, .rl_save = 50, .rl_batch = 8, .rl_k = 4,
+     .rl_eval_prompts = 200, .rl_eval_k = 8, .rl_lr = 1e-4, .rl_beta = 0.05, .rl_betas = {0.02, 0.05, 0.15},
+     .toy_trials = 100000,
+     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each; 3 corrupt LMC pairs; best-of-n to 256; "
+              "RL 300 steps per proxy, both setups, a beta sweep"},
 };
 #define N_SCALES ((int)(sizeof scales / sizeof scales[0]))
 
@@ -117,7 +132,7 @@ typedef struct {
     char exe[4096];
     cJSON *run;         /* run.json */
     char gnuplot[4096]; /* "" when missing */
-    char lmc_script[4200], bon_script[4200]; /* "" when missing */
+    char lmc_script[4200], bon_script[4200], rl_script[4200]; /* "" when missing */
 } demo_ctx;
 
 typedef struct {
@@ -763,14 +778,17 @@ static int st_eval(demo_ctx *c) {
         arg(&a, "eval");
         for (int i = 0; i < r.n; i++) arg(&a, "%s", r.file[i]);
         argkv(&a, "--data", "%s", path(c, p, sizeof p, "prefs_%s.jsonl", setups[k]));
-        argkv(&a, "--subset", "split=val|ood|ood_val");
+        /* ood_val accuracies come from the sweep's manifest (the ranking); the report does not need them twice. */
+        argkv(&a, "--subset", "split=val|ood");
         argkv(&a, "--ens", "mean");
         argkv(&a, "--json", "%s", path(c, p, sizeof p, "eval/%s_members.json", setups[k]));
         if (run(c, &a)) return -1;
         a = (demo_argv){0};
         arg(&a, "eval");
-        for (int i = 1; i <= r.n; i++) arg(&a, "%s", path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], i));
-        for (int i = 1; i <= r.n; i++) arg(&a, "%s", path(c, p, sizeof p, "merges/%s/wb%d.safetensors", setups[k], i));
+        /* Not the merges that repeat a model evaluated already: bw1 = the rank-1 member, wb1 = the last member,
+         * wbN = bwN (the average of all); warm report reads those from the members' file (rp_topm_acc). */
+        for (int i = 2; i <= r.n; i++) arg(&a, "%s", path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], i));
+        for (int i = 2; i < r.n; i++) arg(&a, "%s", path(c, p, sizeof p, "merges/%s/wb%d.safetensors", setups[k], i));
         argkv(&a, "--data", "%s", path(c, p, sizeof p, "prefs_%s.jsonl", setups[k]));
         argkv(&a, "--subset", "split=val|ood");
         argkv(&a, "--json", "%s", path(c, p, sizeof p, "eval/%s_topm.json", setups[k]));
@@ -824,8 +842,9 @@ static int st_lmc(demo_ctx *c) {
             pa = sa;
         }
         /* ckpt: lambda = 0 is the mid checkpoint, 1 the final weights of the same run. The report reads the
-         * clean pairs on OOD (C1-C4) and the scratch pair on val too (C5): val is scored for that pair only. */
-        const char *sub = other[i] || i == 0 ? "split=ood" : "split=val|ood";
+         * clean pairs on OOD (C1-C4) and the scratch pair on ood (C5), and on val too except at small scale (its
+         * val number is printed beside C5's, not needed; small scale saves the time). */
+        const char *sub = other[i] || i == 0 || !s->lmc_scratch_val ? "split=ood" : "split=val|ood";
         if (i == 0 ? lmc(c, b, pa, "clean", sub, s->lmc_grid, kind) : lmc(c, pa, b, "clean", sub, s->lmc_grid, kind))
             return -1;
     }
@@ -891,6 +910,197 @@ static int st_bon(demo_ctx *c) {
         arg(&a, "%s", dir);
         if (run(c, &a)) return -1;
         plot_bon(c, dir);
+    }
+    return 0;
+}
+
+/* ---- rl: KL-regularised RL against each proxy (claims C12-C16, docs/rl.md) ---- */
+
+/* The RL runs of one setup: name (the run's directory under rl_<setup>/), the proxy (a --rm list), beta. */
+typedef struct {
+    int n, n_main; /* runs [0, n_main) use the scale's beta; the rest are the beta sweep of C14 */
+    char name[16][32];
+    char rm[16][8600];
+    double beta[16];
+} rl_plan;
+
+static void rl_add(rl_plan *q, const char *name, const char *rm, double beta) {
+    snprintf(q->name[q->n], sizeof q->name[0], "%s", name);
+    snprintf(q->rm[q->n], sizeof q->rm[0], "%s", rm);
+    q->beta[q->n++] = beta;
+}
+
+/* WARM M=big first (the reference of the win rates), WARM M=2, ENS M=2, the best member, WARM M=all when the
+ * scale has more members than big (C16); then, clean setup only, WARM M=big and the best member at the other
+ * betas of the sweep (C14). */
+static void rl_runs(const demo_ctx *c, int k, const ranking *r, rl_plan *q) {
+    const demo_scale *s = c->sc;
+    char p[4200], name[32], rm[8600];
+    int B = big_m(r);
+    memset(q, 0, sizeof *q);
+    snprintf(name, sizeof name, "warm%d", B);
+    rl_add(q, name, path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], B), s->rl_beta);
+    rl_add(q, "warm2", path(c, p, sizeof p, "merges/%s/bw2.safetensors", setups[k]), s->rl_beta);
+    snprintf(rm, sizeof rm, "%s,%s:ens=mean", r->file[0], r->file[1]);
+    rl_add(q, "ens2", rm, s->rl_beta);
+    rl_add(q, "best", r->file[0], s->rl_beta);
+    if (r->n > B) {
+        snprintf(name, sizeof name, "warm%d", r->n);
+        rl_add(q, name, path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], r->n), s->rl_beta);
+    }
+    q->n_main = q->n;
+    for (int j = 0; k == 0 && j < 3; j++) {
+        if (s->rl_betas[j] <= 0 || s->rl_betas[j] == s->rl_beta) continue;
+        snprintf(name, sizeof name, "warm%d-b%g", B, s->rl_betas[j]);
+        rl_add(q, name, path(c, p, sizeof p, "merges/%s/bw%d.safetensors", setups[k], B), s->rl_betas[j]);
+        snprintf(name, sizeof name, "best-b%g", s->rl_betas[j]);
+        rl_add(q, name, r->file[0], s->rl_betas[j]);
+    }
+}
+
+/* The evaluation steps: rl_save, 2 rl_save, ..., rl_steps. */
+static int rl_n_evals(const demo_scale *s) { return s->rl_steps / s->rl_save; }
+
+/* One row per (run, evaluated step) of the setup's eval files, for the figures: run,step,kl,gold,gold_se,
+ * winrate_vs_ref (the run's policy against WARM M=big at the same step, by gold; 0.5 for WARM itself), with the
+ * SFT policy as step 0 of every run; each run's rows contiguous (gnuplot draws a line per run). */
+static int rl_curves(const demo_ctx *c, int k, const rl_plan *q) {
+    const demo_scale *s = c->sc;
+    char p[4200];
+    int E = rl_n_evals(s), R = q->n;
+    double *v = calloc((size_t)(E + 1) * (R + 1) * 4, sizeof *v); /* [e][i][kl, gold, gold_se, winrate_vs_first] */
+    size_t cap = 128 + (size_t)R * (E + 1) * 160, len = 0;
+    char *csv = malloc(cap);
+    if (!v || !csv) {
+        free(v);
+        free(csv);
+        return cli_error("demo", "out of memory"), -1;
+    }
+    warm_error err = {0};
+    int fail = 0;
+    for (int e = 1; e <= E && !fail; e++) {
+        path(c, p, sizeof p, "rl_%s/eval-%06d.json", setups[k], e * s->rl_save);
+        size_t tlen = 0;
+        char *text = warm_read_file(p, &tlen, &err);
+        if (!text) {
+            fail = 1;
+            break;
+        }
+        cJSON *j = cJSON_Parse(text);
+        free(text);
+        const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "policies");
+        if (!cJSON_IsArray(pol) || cJSON_GetArraySize(pol) != R + 1) {
+            cli_error("demo", "%s: expected %d policies", p, R + 1);
+            fail = 1;
+        }
+        for (int i = 0; !fail && i <= R; i++) {
+            static const char *const key[4] = {"kl", "gold", "gold_se", "winrate_vs_first"};
+            for (int t = 0; t < 4; t++) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pol, i), key[t]);
+                v[((size_t)e * (R + 1) + i) * 4 + t] = cJSON_IsNumber(x) ? x->valuedouble : (double)NAN;
+            }
+        }
+        cJSON_Delete(j);
+    }
+    len += (size_t)snprintf(csv + len, cap - len, "run,step,kl,gold,gold_se,winrate_vs_ref\n");
+    for (int i = 0; !fail && i < R; i++) {
+        const double *sft = &v[((size_t)1 * (R + 1) + 0) * 4]; /* row 0 of the first file: the SFT policy */
+        len += (size_t)snprintf(csv + len, cap - len, "%s,0,0,%.6f,%.6f,0.5\n", q->name[i], sft[1], sft[2]);
+        for (int e = 1; e <= E; e++) {
+            const double *x = &v[((size_t)e * (R + 1) + i + 1) * 4];
+            len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6f,%.6f,%.6f,%.6f\n", q->name[i], e * s->rl_save,
+                                    x[0], x[1], x[2], x[3]);
+        }
+    }
+    if (!fail && len >= cap) fail = (cli_error("demo", "internal: RL curves table too long"), 1);
+    if (!fail && warm_text_write(path(c, p, sizeof p, "rl_%s/curves.csv", setups[k]), csv, &err) != WARM_OK) fail = 1;
+    if (fail && err.code) cli_fail("demo", &err);
+    free(csv);
+    free(v);
+    if (fail) return -1;
+    printf("   wrote %s\n", p);
+    if (c->plots && c->rl_script[0]) {
+        char base[4200];
+        path(c, base, sizeof base, "rl_%s/rl", setups[k]);
+        const char *args[2] = {p, base};
+        if (cli_run_gnuplot(c->gnuplot, c->rl_script, args, 2) == 0) printf("   wrote %s.svg, %s.png\n", base, base);
+        else printf("   note: gnuplot failed on %s; curves.csv has the numbers\n", p);
+    }
+    return 0;
+}
+
+static int st_rl(demo_ctx *c) {
+    const demo_scale *s = c->sc;
+    char p[4200];
+    warm_error err = {0};
+    for (int k = 0; k < s->rl_setups && k < 2; k++) {
+        ranking r;
+        if (rank_members(c, setups[k], &r)) return -1;
+        rl_plan q;
+        rl_runs(c, k, &r, &q);
+        if (warm_mkdir_p(path(c, p, sizeof p, "rl_%s", setups[k]), &err) != WARM_OK) return cli_fail("demo", &err), -1;
+        /* The runs, --jobs at a time; a finished run (final.safetensors) is skipped, a half-done one resumes. */
+        demo_argv cmds[16];
+        const char *names[16];
+        char logs[16][4200];
+        int n = 0;
+        memset(cmds, 0, sizeof cmds);
+        for (int i = 0; i < q.n; i++) {
+            if (exists(c, "rl_%s/%s/final.safetensors", setups[k], q.name[i])) {
+                printf("   rl_%s/%s exists\n", setups[k], q.name[i]);
+                continue;
+            }
+            demo_argv *a = &cmds[n];
+            arg(a, "rl");
+            argkv(a, "--task", "%s", path(c, p, sizeof p, "task"));
+            argkv(a, "--policy", "%s", path(c, p, sizeof p, "sft/final.safetensors"));
+            argkv(a, "--rm", "%s", q.rm[i]);
+            argkv(a, "--prompts", "%s", path(c, p, sizeof p, "task/prompts_train.jsonl"));
+            argkv(a, "--kl", "%g", q.beta[i]);
+            argkv(a, "--lr", "%g", s->rl_lr);
+            argkv(a, "--steps", "%d", s->rl_steps);
+            argkv(a, "--batch", "%d", s->rl_batch);
+            argkv(a, "--k", "%d", s->rl_k);
+            argkv(a, "--save-every", "%d", s->rl_save);
+            argkv(a, "--seed", "%lld", (long long)c->seed);
+            arg(a, "-q");
+            argkv(a, "-o", "%s", path(c, p, sizeof p, "rl_%s/%s", setups[k], q.name[i]));
+            print_cmd(a);
+            names[n] = q.name[i];
+            path(c, logs[n], sizeof logs[n], "rl_%s/%s.log", setups[k], q.name[i]);
+            n++;
+        }
+        if (n && run_parallel(c, cmds, names, logs, n)) return -1;
+        /* Held-out evaluation at every checkpoint step: every run's policy at that step, WARM M=big first, so
+         * that winrate_vs_first is the head-to-head against WARM at equal steps (paper Fig. 9). */
+        n = 0;
+        memset(cmds, 0, sizeof cmds);
+        char enames[16][32];
+        int E = rl_n_evals(s);
+        for (int e = 1; e <= E && e <= 16; e++) {
+            int step = e * s->rl_save;
+            if (exists(c, "rl_%s/eval-%06d.json", setups[k], step)) continue;
+            demo_argv *a = &cmds[n];
+            arg(a, "rl-eval");
+            argkv(a, "--task", "%s", path(c, p, sizeof p, "task"));
+            argkv(a, "--sft", "%s", path(c, p, sizeof p, "sft/final.safetensors"));
+            argkv(a, "--rm", "%s", q.rm[0]);
+            argkv(a, "--prompts", "%s", path(c, p, sizeof p, "task/prompts_val.jsonl"));
+            argkv(a, "--limit", "%d", s->rl_eval_prompts);
+            argkv(a, "--k", "%d", s->rl_eval_k);
+            argkv(a, "--seed", "%lld", (long long)c->seed);
+            argkv(a, "--json", "%s", path(c, p, sizeof p, "rl_%s/eval-%06d.json", setups[k], step));
+            argkv(a, "-o", "%s", path(c, p, sizeof p, "rl_%s/eval-%06d.csv", setups[k], step));
+            for (int i = 0; i < q.n; i++)
+                arg(a, "%s", path(c, p, sizeof p, "rl_%s/%s/step-%06d.safetensors", setups[k], q.name[i], step));
+            print_cmd(a);
+            snprintf(enames[n], sizeof enames[n], "eval-%06d", step);
+            names[n] = enames[n];
+            path(c, logs[n], sizeof logs[n], "rl_%s/eval-%06d.log", setups[k], step);
+            n++;
+        }
+        if (n && run_parallel(c, cmds, names, logs, n)) return -1;
+        if (rl_curves(c, k, &q)) return -1;
     }
     return 0;
 }
@@ -982,9 +1192,48 @@ static int write_plan(demo_ctx *c) {
         } else {
             cJSON_AddNullToObject(b, "baklava");
         }
+        if (k < c->sc->rl_setups) {
+            /* The RL runs (rl_runs) and their held-out evaluations, in the order of the eval files' policies. */
+            rl_plan q;
+            rl_runs(c, k, &r, &q);
+            cJSON *rl = cJSON_AddObjectToObject(o, "rl");
+            cJSON_AddNumberToObject(rl, "beta", c->sc->rl_beta);
+            snprintf(buf, sizeof buf, "warm%d", big_m(&r));
+            cJSON_AddStringToObject(rl, "warm_big", buf);
+            cJSON_AddNumberToObject(rl, "warm_big_m", big_m(&r));
+            cJSON_AddStringToObject(rl, "warm2", "warm2");
+            cJSON_AddStringToObject(rl, "ens2", "ens2");
+            cJSON_AddStringToObject(rl, "best", "best");
+            if (r.n > big_m(&r)) {
+                snprintf(buf, sizeof buf, "warm%d", r.n);
+                cJSON_AddStringToObject(rl, "warm_all", buf);
+                cJSON_AddNumberToObject(rl, "warm_all_m", r.n);
+            }
+            cJSON *runs = cJSON_AddArrayToObject(rl, "runs");
+            for (int i = 0; i < q.n; i++) {
+                cJSON *u = cJSON_CreateObject();
+                cJSON_AddStringToObject(u, "name", q.name[i]);
+                cJSON_AddNumberToObject(u, "beta", q.beta[i]);
+                snprintf(buf, sizeof buf, "rl_%s/%s", setups[k], q.name[i]);
+                cJSON_AddStringToObject(u, "dir", buf);
+                cJSON_AddItemToArray(runs, u);
+            }
+            cJSON *ev = cJSON_AddArrayToObject(rl, "evals");
+            for (int e = 1; e <= rl_n_evals(c->sc); e++) {
+                cJSON *u = cJSON_CreateObject();
+                cJSON_AddNumberToObject(u, "step", e * c->sc->rl_save);
+                snprintf(buf, sizeof buf, "rl_%s/eval-%06d.json", setups[k], e * c->sc->rl_save);
+                cJSON_AddStringToObject(u, "json", buf);
+                cJSON_AddItemToArray(ev, u);
+            }
+        }
         cJSON *f = cJSON_AddObjectToObject(o, "figures");
         snprintf(buf, sizeof buf, "bon_%s/bon.svg", setups[k]);
         cJSON_AddStringToObject(f, "bon", buf);
+        if (k < c->sc->rl_setups) {
+            snprintf(buf, sizeof buf, "rl_%s/rl.svg", setups[k]);
+            cJSON_AddStringToObject(f, "rl", buf);
+        }
         cJSON_AddItemToArray(sa, o);
     }
     cJSON *la = cJSON_AddArrayToObject(root, "lmc");
@@ -1054,8 +1303,9 @@ static const demo_stage stages[] = {
     {"eval", "accuracy of members, ENS and every WARM on ID val, OOD and ood_val", st_eval},
     {"lmc", "linear mode connectivity: WA vs ENS vs Diag for pairs of growing diversity", st_lmc},
     {"bon", "best-of-n against the gold (control) reward: WARM, ENS, the best member, Baklava", st_bon},
+    {"rl", "KL-regularised RL against WARM, ENS and the best member, scored by the gold reward", st_rl},
     {"toy", "C17: the bag-of-features toy model by Monte Carlo", st_toy},
-    {"report", "report.md: the paper's claims C1-C11, C17 computed from this run's files", st_report},
+    {"report", "report.md: the paper's claims C1-C17 computed from this run's files", st_report},
 };
 #define N_STAGES ((int)(sizeof stages / sizeof stages[0]))
 
@@ -1193,7 +1443,7 @@ int cli_cmd_demo(int argc, char **argv) {
          .help = "threads in all (0: OMP_NUM_THREADS or the cores)"},
         {.name = "stop-after", .kind = WARM_OPT_STRING, .dest = &stop_after, .metavar = "STAGE",
          .help = "stop after this stage (task, pretrain, sft, prefs, stats, probe, sweep-clean, sweep-corrupt, "
-                 "pairs, merge, eval, lmc, bon, toy, report)"},
+                 "pairs, merge, eval, lmc, bon, rl, toy, report)"},
         {.name = "no-plots", .kind = WARM_OPT_FLAG, .dest = &no_plots, .help = "no figures even when gnuplot is installed"},
     };
     const warm_opt *seed_opt = &opts[2];
@@ -1202,8 +1452,9 @@ int cli_cmd_demo(int argc, char **argv) {
         .name = "demo",
         .desc = "The WARM paper end to end on the embedded task: task, pretraining, SFT, preference pairs (clean\n"
                 "and 25 % corrupt), probe, two sweeps of reward models, WARM merges, evaluation, LMC sweeps,\n"
-                "best-of-n against the gold reward, the toy model, and DIR/report.md with the claims C1-C11 and\n"
-                "C17 computed from the run's files. Finished stages are recorded in DIR/run.json; rerunning the\n"
+                "best-of-n against the gold reward, KL-regularised RL against WARM, ENS and the best member\n"
+                "(warm rl, warm rl-eval), the toy model, and DIR/report.md with the claims C1-C17 computed from\n"
+                "the run's files. Finished stages are recorded in DIR/run.json; rerunning the\n"
                 "same command resumes. With --seeds, one such run per seed and a report over the seeds.\n"
                 "See docs/demo.md.",
         .opts = opts,
@@ -1250,8 +1501,10 @@ int cli_cmd_demo(int argc, char **argv) {
     c.plots = !no_plots && cli_find_on_path("gnuplot", c.gnuplot, sizeof c.gnuplot);
     if (c.plots && !cli_find_repo_file("scripts/plot_lmc.gp", 0, c.lmc_script, sizeof c.lmc_script)) c.lmc_script[0] = 0;
     if (c.plots && !cli_find_repo_file("scripts/plot_bon.gp", 0, c.bon_script, sizeof c.bon_script)) c.bon_script[0] = 0;
-    if (c.plots && (!c.lmc_script[0] || !c.bon_script[0]))
-        printf("note: scripts/plot_lmc.gp or plot_bon.gp not found (run from the repository); some figures skipped\n");
+    if (c.plots && !cli_find_repo_file("scripts/plot_rl.gp", 0, c.rl_script, sizeof c.rl_script)) c.rl_script[0] = 0;
+    if (c.plots && (!c.lmc_script[0] || !c.bon_script[0] || !c.rl_script[0]))
+        printf("note: scripts/plot_lmc.gp, plot_bon.gp or plot_rl.gp not found (run from the repository); some "
+               "figures skipped\n");
     int fail;
     if (seeds.n) {
         fail = demo_run_seeds(&c, out, &seeds, stop) != 0;

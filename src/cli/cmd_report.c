@@ -1,6 +1,6 @@
 /*
- * cmd_report.c — `warm report --run DIR [-o OUT.md]`: report.md of a demo run, with the paper's claims C1-C11
- * and C17 and verdicts computed from the run's files (warm_report_write in src/report; docs/report.md).
+ * cmd_report.c — `warm report --run DIR [-o OUT.md]`: report.md of a demo run, with the paper's claims C1-C17
+ * and verdicts computed from the run's files (warm_report_write in src/report; docs/report.md).
  * `warm report --runs DIR... [-o OUT.md] [--json OUT.json]`: the report over several runs of one scale with
  * different seeds, each claim's statistics as mean and 95 % interval over seeds (warm_report_write_runs).
  * Prints the verdict counts and the output path.
@@ -43,9 +43,9 @@ int cli_cmd_report(int argc, char **argv) {
     warm_opts_cmd cmd = {
         .prog = "warm",
         .name = "report",
-        .desc = "Writes report.md of a demo run: a table of the WARM paper's claims C1-C11 and C17, each with the\n"
-                "measured numbers and a verdict (holds / does not hold / not measured at this scale) computed\n"
-                "from the run's files, then the run facts, reward models, LMC, best-of-n and toy-model tables.\n"
+        .desc = "Writes report.md of a demo run: a table of the WARM paper's claims C1-C17, each with the measured\n"
+                "numbers and a verdict (holds / does not hold / not measured at this scale) computed from the\n"
+                "run's files, then the run facts, reward models, LMC, best-of-n, RL and toy-model tables.\n"
                 "An absent file makes the claims that need it \"not measured\"; a malformed one is an error.\n"
                 "With --runs DIR...: the same claims over several seeds (runs of one scale; a mix is refused),\n"
                 "each verdict from the 95 % intervals of the claim's statistics (docs/report.md).",

@@ -38,7 +38,7 @@ static const warm_cli_command cli_commands[] = {
     {"rl-eval", "RL policies on held-out prompts: proxy reward, KL to SFT, gold, oracle win rates", cli_cmd_rl_eval},
     {"bon", "best-of-n with a control reward: unbiased pool estimator, KL, win rates, per selector", cli_cmd_bon},
     {"toy", "C17: Monte-Carlo check of the bag-of-features toy model (ENS ~ p_j, WA ~ p_j^2)", cli_cmd_toy},
-    {"report", "write report.md of a demo run: the paper's claims C1-C11, C17 computed from the run's files", cli_cmd_report},
+    {"report", "write report.md of a demo run: the paper's claims C1-C17 computed from the run's files", cli_cmd_report},
     {"tokenize", "text to token ids and back (GPT-2 byte-level BPE or a task vocabulary)", cli_cmd_tokenize},
     {"init", "write a freshly initialised GPT-2 model (safetensors)", cli_cmd_init},
     {"export", "write a checkpoint as a Hugging Face model directory (config.json, model.safetensors, tokenizer)",

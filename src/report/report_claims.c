@@ -1,5 +1,5 @@
 /*
- * report_claims.c — the verdicts of claims C1-C11 and C17 (paper.md §8) from a loaded run (report_internal.h).
+ * report_claims.c — the verdicts of claims C1-C17 (paper.md §8) from a loaded run (report_internal.h).
  *
  * Every claim is an AND of conditions on the numbers of the run's files. Each claim function gathers what it
  * needs; anything it cannot find (plan.json has no such pair or selector, the file is absent, the subset or
@@ -296,23 +296,6 @@ static void claim_c7(const rp_run *r, cl *k) {
 /* Top-M: C8                                                                                             */
 
 /* Number N of merges bw1..bwN (and wb1..wbN) in a top-M eval file; 0 when none. */
-static int topm_n(const rp_eval *e) {
-    int n = 0;
-    char name[32];
-    for (;;) {
-        snprintf(name, sizeof name, "bw%d", n + 1);
-        if (rp_eval_model(e, name) < 0) return n;
-        n++;
-    }
-}
-
-/* acc_ge of the top-M merge "<order><m>" on subset (NAN when absent). */
-static double topm_acc(const rp_eval *e, const char *order, int m, const char *subset) {
-    char name[32];
-    snprintf(name, sizeof name, "%s%d", order, m);
-    return rp_eval_acc(e, rp_eval_model(e, name), subset);
-}
-
 static void claim_c8(const rp_run *r, cl *k) {
     const rp_setup *u = clean_need(r, k);
     if (!u) return;
@@ -325,7 +308,7 @@ static void claim_c8(const rp_run *r, cl *k) {
         unknown(k, "%s missing", u->eval_topm_path);
         return;
     }
-    int N = topm_n(e), j = rp_eval_sub(e, "ood");
+    int N = rp_topm_n(u), j = rp_eval_sub(e, "ood");
     if (N < 2) {
         unknown(k, "%s: fewer than two merges bw1, bw2", u->eval_topm_path);
         return;
@@ -338,7 +321,7 @@ static void claim_c8(const rp_run *r, cl *k) {
     for (int o = 0; o < 2; o++) {
         NUMS(k, "%s%s:", o ? "; " : "", o ? "worst->best wb" : "best->worst bw");
         for (int m = 1; m <= N; m++) {
-            double v = topm_acc(e, o ? "wb" : "bw", m, "ood");
+            double v = rp_topm_acc(u, o ? "wb" : "bw", m, "ood");
             if (isnan(v)) unknown(k, "%s has no %s%d on ood", u->eval_topm_path, o ? "wb" : "bw", m);
             NUMS(k, " %s", rp_f3(b, v));
         }
@@ -346,12 +329,12 @@ static void claim_c8(const rp_run *r, cl *k) {
     double tol = rp_tol(e->sub_n[j]);
     NUMS(k, " (M = 1..%d, ood; tol %s)", N, rp_f3(b, tol));
     for (int m = 2; m <= (N - 1 < 3 ? N - 1 : 3); m++) {
-        double bw = topm_acc(e, "bw", m, "ood"), wb = topm_acc(e, "wb", m, "ood");
+        double bw = rp_topm_acc(u, "bw", m, "ood"), wb = rp_topm_acc(u, "wb", m, "ood");
         check(k, bw >= wb, "bw%d < wb%d", m, m);
         stat(k, WARM_REPORT_GE, 0, bw - wb, "bw%d - wb%d, ood", m, m);
     }
-    double wb_n = topm_acc(e, "wb", N, "ood"), wb_1 = topm_acc(e, "wb", 1, "ood");
-    double bw_n = topm_acc(e, "bw", N, "ood"), bw_1 = topm_acc(e, "bw", 1, "ood");
+    double wb_n = rp_topm_acc(u, "wb", N, "ood"), wb_1 = rp_topm_acc(u, "wb", 1, "ood");
+    double bw_n = rp_topm_acc(u, "bw", N, "ood"), bw_1 = rp_topm_acc(u, "bw", 1, "ood");
     check(k, wb_n > wb_1, "wb%d <= wb1", N);
     check(k, bw_n >= bw_1 - tol, "bw%d < bw1 - tol", N);
     stat(k, WARM_REPORT_GT, 0, wb_n - wb_1, "wb%d - wb1, ood", N);
@@ -535,6 +518,175 @@ static void claim_c17(const rp_run *r, cl *k) {
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* RL: C12-C16 (rl-eval files: held-out gold reward, KL and win rates of every run at every evaluated step) */
+
+/* The setup's RL numbers when every eval file is present, else NULL (reason recorded). */
+static const rp_rl *rl_need(cl *k, const rp_setup *u) {
+    const rp_rl *q = &u->rl;
+    if (!q->has_rl) return NULL;
+    if (q->n_evals < 1) return unknown(k, "setup %s: plan.json lists no RL evaluation", u->name), NULL;
+    int ok = 1;
+    for (int e = 0; e < q->n_evals; e++)
+        if (!q->eval_present[e]) unknown(k, "%s missing", q->eval_paths[e]), ok = 0;
+    return ok ? q : NULL;
+}
+
+/* The clean setup's RL numbers, or NULL (reason recorded). */
+static const rp_rl *clean_rl_need(const rp_run *r, cl *k) {
+    const rp_setup *u = clean_need(r, k);
+    if (!u) return NULL;
+    if (!u->rl.has_rl) return unknown(k, "the clean setup has no RL runs"), NULL;
+    return rl_need(k, u);
+}
+
+/* The setups with RL; none is "not measured". */
+static int rl_setups(const rp_run *r, cl *k, const rp_setup **out, int max) {
+    if (!r->has_plan) return unknown(k, "plan.json missing"), 0;
+    int n = 0;
+    for (int i = 0; i < r->n_setups && n < max; i++)
+        if (r->setups[i].rl.has_rl) out[n++] = &r->setups[i];
+    if (!n) unknown(k, "plan.json has no RL runs");
+    return n;
+}
+
+/* Evaluated step of the highest gold reward of run i (the first on ties). */
+static int rl_peak(const rp_rl *q, int i) {
+    int best = 0;
+    for (int e = 1; e < q->n_evals; e++)
+        if (q->runs[i].gold[e] > q->runs[i].gold[best]) best = e;
+    return best;
+}
+
+/* One standard error of a difference of two independent means. */
+static double se2(double a, double b) { return sqrt(a * a + b * b); }
+
+static void claim_c12(const rp_run *r, cl *k) {
+    const rp_setup *su[8];
+    int n = rl_setups(r, k, su, 8);
+    for (int t = 0; t < n; t++) {
+        const rp_rl *q = rl_need(k, su[t]);
+        if (!q) continue;
+        int i = rp_rl_run_index(q, q->best), E = q->n_evals;
+        const rp_rl_run *u = &q->runs[i];
+        int p = rl_peak(q, i);
+        double rise = u->gold[p] - q->sft_gold, fall = u->gold[p] - u->gold[E - 1];
+        double trise = se2(u->gold_se[p], q->sft_gold_se), tfall = p == E - 1 ? 0.0 : se2(u->gold_se[p], u->gold_se[E - 1]);
+        char a[32], b[32], c2[32], d[32], e2[32];
+        NUMS(k, "%s%s, best member: gold SFT %s, peak %s at step %.0f (KL %s), last %s at step %.0f", t ? "; " : "",
+             su[t]->name, rp_s3(a, q->sft_gold), rp_s3(b, u->gold[p]), q->steps[p], rp_f3(c2, u->kl[p]),
+             rp_s3(d, u->gold[E - 1]), q->steps[E - 1]);
+        NUMS(k, " (se of the rise %s)", rp_f3(e2, trise));
+        stat(k, WARM_REPORT_GT, 0, rise, "%s: peak gold - SFT gold (best member)", su[t]->name);
+        stat(k, WARM_REPORT_GT, 0, fall, "%s: peak gold - last gold (best member)", su[t]->name);
+        check(k, rise > trise, "%s: the gold reward does not rise above the SFT policy's by one standard error",
+              su[t]->name);
+        check(k, p < E - 1 && fall > tfall, "%s: the gold reward does not fall after its peak (peak at step %.0f)",
+              su[t]->name, q->steps[p]);
+    }
+}
+
+static void claim_c13(const rp_run *r, cl *k) {
+    const rp_setup *su[8];
+    int n = rl_setups(r, k, su, 8);
+    for (int t = 0; t < n; t++) {
+        const rp_rl *q = rl_need(k, su[t]);
+        if (!q) continue;
+        const char *nm[4] = {q->best, q->warm2, q->warm_big, q->ens2};
+        double g[4], kl[4];
+        for (int j = 0; j < 4; j++) {
+            int i = rp_rl_run_index(q, nm[j]), p = rl_peak(q, i);
+            g[j] = q->runs[i].gold[p];
+            kl[j] = q->runs[i].kl[p];
+        }
+        char a[4][32], b[4][32];
+        NUMS(k, "%s%s: peak gold (KL there) best %s (%s) < WARM M=2 %s (%s) < WARM M=%d %s (%s); ENS M=2 %s (%s)",
+             t ? "; " : "", su[t]->name, rp_s3(a[0], g[0]), rp_f3(b[0], kl[0]), rp_s3(a[1], g[1]), rp_f3(b[1], kl[1]),
+             q->warm_big_m, rp_s3(a[2], g[2]), rp_f3(b[2], kl[2]), rp_s3(a[3], g[3]), rp_f3(b[3], kl[3]));
+        stat(k, WARM_REPORT_GT, 0, g[1] - g[0], "%s: peak gold WARM M=2 - best member", su[t]->name);
+        stat(k, WARM_REPORT_GT, 0, g[2] - g[1], "%s: peak gold WARM M=%d - WARM M=2", su[t]->name, q->warm_big_m);
+        stat(k, WARM_REPORT_GE, 0, kl[1] - kl[0], "%s: KL at peak WARM M=2 - best member", su[t]->name);
+        stat(k, WARM_REPORT_GE, 0, kl[2] - kl[1], "%s: KL at peak WARM M=%d - WARM M=2", su[t]->name, q->warm_big_m);
+        stat(k, WARM_REPORT_GT, 0, g[1] - g[3], "%s: peak gold WARM M=2 - ENS M=2", su[t]->name);
+        check(k, g[0] < g[1] && g[1] < g[2], "%s: peak gold does not grow with M", su[t]->name);
+        check(k, kl[0] <= kl[1] && kl[1] <= kl[2], "%s: the KL of the peak does not grow with M", su[t]->name);
+        check(k, g[1] > g[3], "%s: WARM M=2 does not beat ENS M=2 at peak", su[t]->name);
+    }
+}
+
+/* The beta of the highest peak gold among the runs of one proxy (name, or name-b<beta>); NAN when fewer than two
+ * betas were run. */
+static double best_beta(const rp_rl *q, const char *base, int *n_beta) {
+    size_t L = strlen(base);
+    double bb = RP_NAN, bg = -INFINITY;
+    *n_beta = 0;
+    for (int i = 0; i < q->n_runs; i++) {
+        const char *nm = q->runs[i].name;
+        if (strncmp(nm, base, L) != 0 || (nm[L] && strncmp(nm + L, "-b", 2) != 0) || isnan(q->runs[i].beta)) continue;
+        (*n_beta)++;
+        double g = q->runs[i].gold[rl_peak(q, i)];
+        if (g > bg) bg = g, bb = q->runs[i].beta;
+    }
+    return *n_beta >= 2 ? bb : RP_NAN;
+}
+
+static void claim_c14(const rp_run *r, cl *k) {
+    const rp_rl *q = clean_rl_need(r, k);
+    if (!q) return;
+    int nw, nb;
+    double bw = best_beta(q, q->warm_big, &nw), bs = best_beta(q, q->best, &nb);
+    if (nw < 2 || nb < 2) {
+        unknown(k, "no beta sweep at this scale (%d and %d betas run)", nw, nb);
+        return;
+    }
+    NUMS(k, "best beta (highest peak gold): WARM M=%d %g, best member %g (over %d betas)", q->warm_big_m, bw, bs, nw);
+    stat(k, WARM_REPORT_LE, 0, log(bw) - log(bs), "log best beta: WARM M=%d - best member", q->warm_big_m);
+    check(k, bw <= bs, "WARM's best beta is larger than the best member's");
+}
+
+static void claim_c15(const rp_run *r, cl *k) {
+    const rp_rl *q = clean_rl_need(r, k);
+    if (!q) return;
+    int w = rp_rl_run_index(q, q->warm_big), b = rp_rl_run_index(q, q->best), p = rl_peak(q, w);
+    /* winrate_vs_first is the row's policy against WARM M=big (the first run) at the same step. */
+    double vs_best = 1.0 - q->runs[b].win_ref[p], se_best = q->runs[b].win_ref_se[p];
+    double vs_sft = q->runs[w].win_sft[p], se_sft = q->runs[w].win_sft_se[p];
+    char a[32], c2[32], d[32], e[32];
+    NUMS(k, "WARM M=%d at its peak (step %.0f): wins %s (se %s) against the best member's policy at that step, %s (se "
+         "%s) against SFT", q->warm_big_m, q->steps[p], rp_f3(a, vs_best), rp_f3(c2, se_best), rp_f3(d, vs_sft),
+         rp_f3(e, se_sft));
+    stat(k, WARM_REPORT_GT, 0.5, vs_best, "win rate of WARM M=%d vs the best member at WARM's peak", q->warm_big_m);
+    stat(k, WARM_REPORT_GT, 0.5, vs_sft, "win rate of WARM M=%d vs SFT at its peak", q->warm_big_m);
+    check(k, vs_best - 0.5 > se_best, "WARM does not beat the best member's policy by one standard error");
+    check(k, vs_sft - 0.5 > se_sft, "WARM does not beat the SFT policy by one standard error");
+}
+
+static void claim_c16(const rp_run *r, cl *k) {
+    const rp_setup *su[8];
+    int n = rl_setups(r, k, su, 8), any = 0;
+    for (int t = 0; t < n; t++) {
+        if (!su[t]->rl.warm_all) continue;
+        any++;
+        const rp_rl *q = rl_need(k, su[t]);
+        if (!q) continue;
+        int a = rp_rl_run_index(q, q->warm_all), b = rp_rl_run_index(q, q->warm_big);
+        int pa = rl_peak(q, a), pb = rl_peak(q, b);
+        double ga = q->runs[a].gold[pa], gb = q->runs[b].gold[pb];
+        double tol = se2(q->runs[a].gold_se[pa], q->runs[b].gold_se[pb]);
+        char x[32], y[32], z[32];
+        NUMS(k, "%s%s: WARM M=%d peak %s at step %.0f, WARM M=%d peak %s at step %.0f (se of the difference %s)",
+             t ? "; " : "", su[t]->name, q->warm_all_m, rp_s3(x, ga), q->steps[pa], q->warm_big_m, rp_s3(y, gb),
+             q->steps[pb], rp_f3(z, tol));
+        stat(k, WARM_REPORT_LE, 0, ga - gb, "%s: peak gold WARM M=%d - WARM M=%d", su[t]->name, q->warm_all_m,
+             q->warm_big_m);
+        stat(k, WARM_REPORT_GE, 0, q->steps[pa] - q->steps[pb], "%s: peak step WARM M=%d - WARM M=%d", su[t]->name,
+             q->warm_all_m, q->warm_big_m);
+        check(k, ga - gb <= tol, "%s: WARM M=%d beats WARM M=%d at peak", su[t]->name, q->warm_all_m, q->warm_big_m);
+        check(k, pa >= pb, "%s: WARM M=%d peaks earlier than WARM M=%d", su[t]->name, q->warm_all_m, q->warm_big_m);
+    }
+    if (n && !any) unknown(k, "no WARM of all members beyond M=6 at this scale");
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* The table                                                                                             */
 
 static const struct {
@@ -598,6 +750,35 @@ static const struct {
      "Fig. 16", "clean setup's Baklava selectors, every n > 1: control(WARM) > control(ENS), control(A), control(B).",
      "every n > 1: control(WARM) - max(control(ENS), control(A), control(B)) > 0.",
      claim_c11},
+    {"C12", "RL against one RM: the control reward rises, then falls with steps (reward hacking)", "Figs. 1b, 8",
+     "every setup with RL, the best member's run at the scale's beta: gold on held-out prompts at its peak step minus "
+     "the SFT policy's gold > one standard error (sqrt(se_peak^2 + se_SFT^2)), and the peak before the last evaluated "
+     "step with the last step's gold below the peak by more than sqrt(se_peak^2 + se_last^2).",
+     "per setup: peak gold - SFT gold > 0 and peak gold - last gold > 0 (best member's run).",
+     claim_c12},
+    {"C13", "RL: the peak control reward and the KL of the peak grow with M; WARM M=2 beats ENS M=2 at peak",
+     "Figs. 1b, 8a-b, 18",
+     "every setup with RL: peak gold best member < WARM M=2 < WARM M=big, the KL at those peaks non-decreasing in the "
+     "same order, and peak gold WARM M=2 > ENS M=2 (no tolerance, as C9).",
+     "per setup: WARM M=2 - best > 0, WARM M=big - WARM M=2 > 0 (peak gold); the KLs at the peaks in that order "
+     "differ by >= 0; WARM M=2 - ENS M=2 > 0 (peak gold).",
+     claim_c13},
+    {"C14", "over beta, the best beta for WARM <= the best beta for the best single RM", "Figs. 8c, 19b",
+     "clean setup, runs of WARM M=big and of the best member at every beta of the sweep: the beta of the highest "
+     "peak gold of WARM <= that of the best member.",
+     "log(best beta of WARM) - log(best beta of the best member) <= 0.",
+     claim_c14},
+    {"C15", "the WARM M=6 policy at its best step beats the best single-RM policy (> 50%) and SFT", "Fig. 9",
+     "clean setup, at the evaluated step where WARM M=big's gold peaks: the probability that a sample of WARM's policy "
+     "has a higher gold reward than one of the best member's policy at the same step (ties 1/2), and than one of the "
+     "SFT policy, each exceed 0.5 by more than its standard error over prompts.",
+     "both win rates - 0.5 > 0.",
+     claim_c15},
+    {"C16", "M = 10 delays hacking but does not beat M = 6 at peak", "Fig. 9",
+     "every setup with a WARM of all members (full scale, M = 10): its peak gold <= WARM M=6's + one standard error of "
+     "the difference, and its peak step >= WARM M=6's.",
+     "per setup: peak gold M=10 - M=6 <= 0; peak step M=10 - M=6 >= 0.",
+     claim_c16},
     {"C17", "toy model: ENS ~ p_j, WA ~ p_j^L per feature (Monte Carlo)", "Sec. 4.3, Eqs. 4-5",
      "`warm toy` decided it: every Monte-Carlo coefficient within 4 standard errors + 0.001 of the finite-M theory "
      "and WA <= ENS for p < 1 (its \"holds\").",

@@ -1,7 +1,7 @@
 /*
  * report_internal.h — what the report modules share (internal to src/report, prefix rp_):
  *   report_load.c   parses run.json, plan.json and every file it names into one rp_run;
- *   report_claims.c turns an rp_run into the verdicts of C1-C11, C17;
+ *   report_claims.c turns an rp_run into the verdicts of C1-C17;
  *   report_md.c     writes the Markdown text;
  *   report.c        the public API (warm/report.h) and the atomic write.
  *
@@ -65,6 +65,28 @@ typedef struct {
     rp_bon_sel *sel;
 } rp_bon;
 
+/* One RL run of a setup (plan.json "rl".runs[i]) and its numbers at each evaluated step, from the rl-eval files
+ * (row i + 1 of every file; row 0 is the SFT policy). NAN where a file is absent. */
+typedef struct {
+    const char *name, *dir;
+    double beta;
+    double *kl, *gold, *gold_se, *win_ref, *win_ref_se, *win_sft, *win_sft_se; /* (n_evals) */
+} rp_rl_run;
+
+typedef struct {
+    int has_rl;
+    double beta;
+    const char *warm_big, *warm2, *ens2, *best, *warm_all; /* run names; warm_all NULL when the scale has none */
+    int warm_big_m, warm_all_m;
+    int n_runs;
+    rp_rl_run *runs;
+    int n_evals;
+    double *steps;           /* (n_evals) increasing */
+    const char **eval_paths; /* (n_evals) run-relative */
+    int *eval_present;       /* (n_evals) */
+    double sft_gold, sft_gold_se; /* row 0 of the first present eval file */
+} rp_rl;
+
 typedef struct {
     const char *name, *path, *init;
     double rank, lr, dropout, seed, val_acc, ood_val_acc;
@@ -78,11 +100,12 @@ typedef struct {
     const char *eval_members_path, *eval_topm_path; /* NULL when the plan names none */
     rp_eval members_eval, topm;
     int has_bon; /* the plan has a bon object for this setup */
-    const char *bon_path, *bon_figure, *best, *warm2, *warm_big, *ens2;
+    const char *bon_path, *bon_figure, *rl_figure, *best, *warm2, *warm_big, *ens2;
     int warm_big_m;
     int has_baklava;
     const char *bak_warm, *bak_ens, *bak_a, *bak_b;
     rp_bon bon;
+    rp_rl rl;
 } rp_setup;
 
 typedef struct {
@@ -153,6 +176,14 @@ int rp_eval_model(const rp_eval *e, const char *name);
 /* acc_ge of model i on subset name, NAN when absent. */
 double rp_eval_acc(const rp_eval *e, int model, const char *subset);
 int rp_bon_sel_index(const rp_bon *b, const char *name);
+/* Top-M merges of a setup: acc_ge of "<order><m>" (order "bw" or "wb") on subset, NAN when absent. The demo
+ * does not evaluate the merges that repeat a model: bw1 is the rank-1 member, wb1 the last-ranked member (both
+ * read from the members' eval file), wbN the average of all N members, i.e. bwN. rp_topm_n: the largest M with
+ * every bw1..bwM available. */
+double rp_topm_acc(const rp_setup *u, const char *order, int m, const char *subset);
+int rp_topm_n(const rp_setup *u);
+/* Index of an RL run by name, or -1. */
+int rp_rl_run_index(const rp_rl *q, const char *name);
 /* Whether the (run-relative) path is present in the missing list; 1 and its index when so. */
 int rp_is_missing(const rp_run *r, const char *rel);
 /* The clean setup (corrupt == 0, else named "clean"), the corrupt one (corrupt > 0), or NULL. */

@@ -465,6 +465,73 @@ static warm_status parse_setup_bon(rp_ctx *c, const cJSON *b, const char *at0, r
     return s;
 }
 
+/* plan.json setups[i].rl: the RL runs and the rl-eval file of every evaluated step. */
+static warm_status parse_setup_rl(rp_ctx *c, const cJSON *b, const char *at0, rp_rl *q, warm_error *err) {
+    char at[48];
+    snprintf(at, sizeof at, "%s.rl", at0);
+    if (!cJSON_IsObject(b)) return fail(c, err, at, "", "expected an object or null");
+    q->has_rl = 1;
+    double m = NAN, ma = NAN;
+    const cJSON *runs = NULL, *evs = NULL;
+    warm_status s = get_num(c, b, at, "beta", 0, &q->beta, err);
+    if (!s) s = get_str(c, b, at, "warm_big", 1, &q->warm_big, err);
+    if (!s) s = get_num(c, b, at, "warm_big_m", 1, &m, err);
+    if (!s) s = get_str(c, b, at, "warm2", 1, &q->warm2, err);
+    if (!s) s = get_str(c, b, at, "ens2", 1, &q->ens2, err);
+    if (!s) s = get_str(c, b, at, "best", 1, &q->best, err);
+    if (!s) s = get_str(c, b, at, "warm_all", 0, &q->warm_all, err);
+    if (!s && q->warm_all) s = get_num(c, b, at, "warm_all_m", 1, &ma, err);
+    if (!s) s = get_arr(c, b, at, "runs", 1, &runs, &q->n_runs, err);
+    if (!s) s = get_arr(c, b, at, "evals", 1, &evs, &q->n_evals, err);
+    if (s) return s;
+    if (!(m >= 1 && m <= 1e6 && m == floor(m))) return fail(c, err, at, "warm_big_m", "expected an integer >= 1");
+    q->warm_big_m = (int)m;
+    if (q->warm_all && !(ma >= 1 && ma <= 1e6 && ma == floor(ma)))
+        return fail(c, err, at, "warm_all_m", "expected an integer >= 1");
+    q->warm_all_m = q->warm_all ? (int)ma : 0;
+    if (q->n_runs < 1) return fail(c, err, at, "runs", "expected at least one run");
+    int E = q->n_evals;
+    q->runs = rp_new(c->r, (size_t)q->n_runs * sizeof *q->runs);
+    q->steps = rp_new(c->r, (size_t)(E ? E : 1) * sizeof *q->steps);
+    q->eval_paths = rp_new(c->r, (size_t)(E ? E : 1) * sizeof *q->eval_paths);
+    q->eval_present = rp_new(c->r, (size_t)(E ? E : 1) * sizeof *q->eval_present);
+    if (!q->runs || !q->steps || !q->eval_paths || !q->eval_present) return nomem(c, err);
+    int i = 0;
+    for (const cJSON *e = runs->child; !s && e; e = e->next, i++) {
+        char rat[96];
+        snprintf(rat, sizeof rat, "%s.runs[%d]", at, i);
+        rp_rl_run *u = &q->runs[i];
+        if (!is_obj(e)) return fail(c, err, rat, "", "expected an object");
+        s = get_str(c, e, rat, "name", 1, &u->name, err);
+        if (!s) s = get_str(c, e, rat, "dir", 0, &u->dir, err);
+        if (!s) s = get_num(c, e, rat, "beta", 0, &u->beta, err);
+        double **col[7] = {&u->kl, &u->gold, &u->gold_se, &u->win_ref, &u->win_ref_se, &u->win_sft, &u->win_sft_se};
+        for (int t = 0; !s && t < 7; t++) {
+            if (!(*col[t] = rp_new(c->r, (size_t)(E ? E : 1) * sizeof **col[t]))) return nomem(c, err);
+            for (int k = 0; k < E; k++) (*col[t])[k] = NAN;
+        }
+        for (int k = 0; !s && k < i; k++)
+            if (strcmp(q->runs[k].name, u->name) == 0) s = fail(c, err, rat, "name", "\"%s\" repeats runs[%d]", u->name, k);
+    }
+    static const char *const need[4] = {"warm_big", "warm2", "ens2", "best"};
+    const char *names[5] = {q->warm_big, q->warm2, q->ens2, q->best, q->warm_all};
+    for (int t = 0; !s && t < 5; t++)
+        if (names[t] && rp_rl_run_index(q, names[t]) < 0)
+            s = fail(c, err, at, t < 4 ? need[t] : "warm_all", "\"%s\" is not in runs[]", names[t]);
+    i = 0;
+    for (const cJSON *e = evs->child; !s && e; e = e->next, i++) {
+        char eat[96];
+        snprintf(eat, sizeof eat, "%s.evals[%d]", at, i);
+        if (!is_obj(e)) return fail(c, err, eat, "", "expected an object");
+        s = get_num(c, e, eat, "step", 1, &q->steps[i], err);
+        if (!s) s = get_str(c, e, eat, "json", 1, &q->eval_paths[i], err);
+        if (!s && !(q->steps[i] >= 1 && q->steps[i] == floor(q->steps[i]) && (i == 0 || q->steps[i] > q->steps[i - 1])))
+            s = fail(c, err, eat, "step", "expected an integer >= 1, increasing over evals[]");
+    }
+    q->sft_gold = q->sft_gold_se = NAN;
+    return s;
+}
+
 static warm_status parse_setup(rp_ctx *c, const cJSON *e, int i, rp_setup *u, warm_error *err) {
     char at[32];
     snprintf(at, sizeof at, "setups[%d]", i);
@@ -485,11 +552,14 @@ static warm_status parse_setup(rp_ctx *c, const cJSON *e, int i, rp_setup *u, wa
     }
     const cJSON *b = get(e, "bon");
     if (!s && b) s = parse_setup_bon(c, b, at, u, err);
+    const cJSON *rl = get(e, "rl");
+    if (!s && rl) s = parse_setup_rl(c, rl, at, &u->rl, err);
     const cJSON *f = get(e, "figures");
     char fat[48];
     snprintf(fat, sizeof fat, "%s.figures", at);
     if (!s && f && !cJSON_IsObject(f)) s = fail(c, err, fat, "", "expected an object");
     if (!s && f) s = get_str(c, f, fat, "bon", 0, &u->bon_figure, err);
+    if (!s && f) s = get_str(c, f, fat, "rl", 0, &u->rl_figure, err);
     return s;
 }
 
@@ -550,6 +620,55 @@ static warm_status eval_parse(rp_ctx *c, const cJSON *j, void *dst, warm_error *
     return parse_eval(c, j, dst, err);
 }
 static warm_status bon_parse(rp_ctx *c, const cJSON *j, void *dst, warm_error *err) { return parse_bon(c, j, dst, err); }
+/* An `warm rl-eval --json` file: row 0 the SFT policy, row i + 1 RL run i at this step. */
+typedef struct {
+    rp_rl *q;
+    int e;
+} rl_eval_dst;
+
+static warm_status parse_rl_eval(rp_ctx *c, const cJSON *j, rl_eval_dst *d, warm_error *err) {
+    rp_rl *q = d->q;
+    const char *format = NULL;
+    const cJSON *ps = NULL;
+    int n = 0;
+    warm_status s = get_str(c, j, "", "format", 1, &format, err);
+    if (!s && strcmp(format, "warm-rl-eval/1") != 0) s = fail(c, err, "", "format", "\"%s\" is not warm-rl-eval/1", format);
+    if (!s) s = get_arr(c, j, "", "policies", 1, &ps, &n, err);
+    if (s) return s;
+    if (n != q->n_runs + 1)
+        return fail(c, err, "", "policies", "expected %d rows (the SFT policy and the %d runs of plan.json)",
+                    q->n_runs + 1, q->n_runs);
+    int i = 0;
+    for (const cJSON *e = ps->child; !s && e; e = e->next, i++) {
+        char at[48];
+        snprintf(at, sizeof at, "policies[%d]", i);
+        if (!is_obj(e)) return fail(c, err, at, "", "expected an object");
+        double v[7];
+        static const char *const key[7] = {"kl", "gold", "gold_se", "winrate_vs_first", "winrate_vs_first_se",
+                                           "winrate_vs_sft", "winrate_vs_sft_se"};
+        for (int t = 0; !s && t < 7; t++) s = get_num(c, e, at, key[t], 1, &v[t], err);
+        if (s) break;
+        if (i == 0) {
+            if (isnan(q->sft_gold)) q->sft_gold = v[1], q->sft_gold_se = v[2];
+            continue;
+        }
+        rp_rl_run *u = &q->runs[i - 1];
+        u->kl[d->e] = v[0];
+        u->gold[d->e] = v[1];
+        u->gold_se[d->e] = v[2];
+        u->win_ref[d->e] = v[3];
+        u->win_ref_se[d->e] = v[4];
+        u->win_sft[d->e] = v[5];
+        u->win_sft_se[d->e] = v[6];
+    }
+    if (!s) q->eval_present[d->e] = 1;
+    return s;
+}
+
+static warm_status rl_eval_parse(rp_ctx *c, const cJSON *j, void *dst, warm_error *err) {
+    return parse_rl_eval(c, j, dst, err);
+}
+
 static warm_status toy_parse(rp_ctx *c, const cJSON *j, void *dst, warm_error *err) {
     (void)dst;
     return parse_toy(c, j, err);
@@ -594,6 +713,10 @@ warm_status rp_run_load(rp_run *r, const char *dir, warm_error *err) {
         s = load_parse(r, u->eval_members_path, "member accuracies", eval_parse, &u->members_eval, err);
         if (!s) s = load_parse(r, u->eval_topm_path, "top-M curves", eval_parse, &u->topm, err);
         if (!s && u->has_bon) s = load_parse(r, u->bon_path, "best-of-n", bon_parse, &u->bon, err);
+        for (int e = 0; !s && u->rl.has_rl && e < u->rl.n_evals; e++) {
+            rl_eval_dst d = {&u->rl, e};
+            s = load_parse(r, u->rl.eval_paths[e], "RL evaluation", rl_eval_parse, &d, err);
+        }
         if (!s) s = check_setup(r, u, err);
     }
     for (int i = 0; !s && i < r->n_lmc; i++)
@@ -635,6 +758,35 @@ double rp_eval_acc(const rp_eval *e, int model, const char *subset) {
 int rp_bon_sel_index(const rp_bon *b, const char *name) {
     for (int i = 0; b->present && name && i < b->n_sel; i++)
         if (strcmp(b->sel[i].name, name) == 0) return i;
+    return -1;
+}
+
+double rp_topm_acc(const rp_setup *u, const char *order, int m, const char *subset) {
+    char name[32];
+    snprintf(name, sizeof name, "%s%d", order, m);
+    int i = u->topm.present ? rp_eval_model(&u->topm, name) : -1;
+    if (i >= 0) return rp_eval_acc(&u->topm, i, subset);
+    const rp_eval *e = &u->members_eval;
+    int n = e->present ? e->n_models : 0;
+    if (m == 1 && n > 0) return rp_eval_acc(e, strcmp(order, "bw") == 0 ? 0 : n - 1, subset);
+    if (m == n && n > 0 && strcmp(order, "wb") == 0) return rp_topm_acc(u, "bw", m, subset);
+    return NAN;
+}
+
+int rp_topm_n(const rp_setup *u) {
+    int n = 0;
+    char name[32];
+    for (;;) {
+        snprintf(name, sizeof name, "bw%d", n + 1);
+        int here = u->topm.present && rp_eval_model(&u->topm, name) >= 0;
+        if (!here && !(n == 0 && u->members_eval.present && u->members_eval.n_models > 0)) return n;
+        n++;
+    }
+}
+
+int rp_rl_run_index(const rp_rl *q, const char *name) {
+    for (int i = 0; name && i < q->n_runs; i++)
+        if (strcmp(q->runs[i].name, name) == 0) return i;
     return -1;
 }
 

@@ -110,7 +110,8 @@ static void claims_section(const rp_run *r, const warm_report_claim *c, rp_buf *
                   warm_report_verdict_str(c[i].verdict), c[i].verdict == WARM_REPORT_HOLDS ? "**" : "",
                   c[i].detail[0] ? ": " : "", c[i].detail[0] ? md(det, sizeof det, c[i].detail) : "");
     }
-    rp_printf(b, "\nC12-C16 and C18 are not measured: RL (C12-C16) and distillation (C18) are outside this demo.\n");
+    rp_printf(b, "\nC18 (distillation) is outside this demo. C12-C16 rest on RL runs: at small scale a cut form (the "
+                 "clean setup, 48 steps, no beta sweep, no M=10), so C14 and C16 are measured at full scale only.\n");
 
     rp_printf(b, "\n### Rules\n\nAll accuracies use the paper's rule acc_ge (a tie counts as correct). The noise "
                  "tolerance of an accuracy on n pairs is tol = sqrt(0.25 / n), one standard error at accuracy 1/2, "
@@ -210,17 +211,12 @@ static void topm_table(const rp_setup *u, rp_buf *b) {
     rp_printf(b, "\nTop-M merges (uniform average of the M best members, best->worst, and of the M worst, "
                  "worst->best):\n\n| M | best->worst val | best->worst ood | worst->best val | worst->best ood |\n"
                  "|---:|---:|---:|---:|---:|\n");
-    char nm[32], v[4][32];
-    for (int m = 1;; m++) {
-        snprintf(nm, sizeof nm, "bw%d", m);
-        int i = rp_eval_model(t, nm);
-        if (i < 0) break;
-        snprintf(nm, sizeof nm, "wb%d", m);
-        int j = rp_eval_model(t, nm);
-        rp_printf(b, "| %d | %s | %s | %s | %s |\n", m, rp_f3(v[0], rp_eval_acc(t, i, "val")),
-                  rp_f3(v[1], rp_eval_acc(t, i, "ood")), rp_f3(v[2], rp_eval_acc(t, j, "val")),
-                  rp_f3(v[3], rp_eval_acc(t, j, "ood")));
-    }
+    char v[4][32];
+    /* bw1, wb1 and wbN come from the members' file when the demo did not evaluate them twice (rp_topm_acc). */
+    for (int m = 1, N = rp_topm_n(u); m <= N; m++)
+        rp_printf(b, "| %d | %s | %s | %s | %s |\n", m, rp_f3(v[0], rp_topm_acc(u, "bw", m, "val")),
+                  rp_f3(v[1], rp_topm_acc(u, "bw", m, "ood")), rp_f3(v[2], rp_topm_acc(u, "wb", m, "val")),
+                  rp_f3(v[3], rp_topm_acc(u, "wb", m, "ood")));
 }
 
 static void models_section(const rp_run *r, const char *prefix, rp_buf *b) {
@@ -355,6 +351,67 @@ static void bon_section(const rp_run *r, const char *prefix, rp_buf *b) {
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* RL                                                                                                   */
+
+static const char *rl_role(const rp_rl *q, const char *name, char *buf, size_t n) {
+    buf[0] = 0;
+    if (q->warm_big && strcmp(name, q->warm_big) == 0) snprintf(buf, n, " (WARM M=%d)", q->warm_big_m);
+    else if (q->warm_all && strcmp(name, q->warm_all) == 0) snprintf(buf, n, " (WARM M=%d)", q->warm_all_m);
+    else if (q->warm2 && strcmp(name, q->warm2) == 0) snprintf(buf, n, " (WARM M=2)");
+    else if (q->ens2 && strcmp(name, q->ens2) == 0) snprintf(buf, n, " (ENS M=2)");
+    else if (q->best && strcmp(name, q->best) == 0) snprintf(buf, n, " (best member)");
+    return buf;
+}
+
+static void rl_section(const rp_run *r, const char *prefix, rp_buf *b) {
+    if (!r->has_plan) return;
+    char x[256], ro[64], v[3][32];
+    int any = 0;
+    for (int s = 0; s < r->n_setups; s++) {
+        const rp_setup *u = &r->setups[s];
+        const rp_rl *q = &u->rl;
+        if (!q->has_rl) continue;
+        if (!any++)
+            rp_printf(b, "\n## RL\n\n`warm rl` (REINFORCE with a leave-one-out baseline, return = normalised proxy "
+                         "reward - beta KL to the SFT policy; docs/rl.md) against each proxy, evaluated by `warm rl-eval` "
+                         "on held-out val prompts: mean gold (control) reward +- its standard error over prompts, and "
+                         "the KL to the SFT policy in nats per response.\n");
+        rp_printf(b, "\n### Setup %s\n\nSFT policy: gold %s +- %s.\n\n| run | beta |", md(x, sizeof x, u->name),
+                  rp_f3(v[0], q->sft_gold), rp_f3(v[1], q->sft_gold_se));
+        for (int e = 0; e < q->n_evals; e++) rp_printf(b, " step %.0f: gold +- se, KL |", q->steps[e]);
+        rp_printf(b, "\n|---|---:|");
+        for (int e = 0; e < q->n_evals; e++) rp_printf(b, "---:|");
+        rp_printf(b, "\n");
+        for (int i = 0; i < q->n_runs; i++) {
+            const rp_rl_run *w = &q->runs[i];
+            rp_printf(b, "| %s%s | %g |", md(x, sizeof x, w->name), rl_role(q, w->name, ro, sizeof ro), w->beta);
+            for (int e = 0; e < q->n_evals; e++)
+                rp_printf(b, " %s +- %s, %s |", rp_f3(v[0], w->gold[e]), rp_f3(v[1], w->gold_se[e]), rp_f3(v[2], w->kl[e]));
+            rp_printf(b, "\n");
+        }
+        rp_printf(b, "\nWin rate of %s (WARM M=%d) against each policy at the same step (gold, ties 1/2; paper Fig. 9):"
+                     "\n\n| run |", md(x, sizeof x, q->warm_big), q->warm_big_m);
+        for (int e = 0; e < q->n_evals; e++) rp_printf(b, " step %.0f |", q->steps[e]);
+        rp_printf(b, "\n|---|");
+        for (int e = 0; e < q->n_evals; e++) rp_printf(b, "---:|");
+        rp_printf(b, "\n| SFT |");
+        int wi = rp_rl_run_index(q, q->warm_big);
+        for (int e = 0; e < q->n_evals; e++) rp_printf(b, " %s |", rp_f3(v[0], wi >= 0 ? q->runs[wi].win_sft[e] : RP_NAN));
+        rp_printf(b, "\n");
+        for (int i = 0; i < q->n_runs; i++) {
+            if (i == wi) continue;
+            const rp_rl_run *w = &q->runs[i];
+            rp_printf(b, "| %s%s |", md(x, sizeof x, w->name), rl_role(q, w->name, ro, sizeof ro));
+            for (int e = 0; e < q->n_evals; e++) rp_printf(b, " %s |", rp_f3(v[0], 1.0 - w->win_ref[e]));
+            rp_printf(b, "\n");
+        }
+        char alt[300];
+        snprintf(alt, sizeof alt, "RL, setup %s: gold vs KL, win rate of WARM", u->name);
+        figure(r, prefix, u->rl_figure, alt, b);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Toy, reading guide                                                                                   */
 
 static void toy_section(const rp_run *r, rp_buf *b) {
@@ -399,6 +456,8 @@ void rp_figures(const rp_run *r, const char *link_prefix, rp_buf *b) {
         char alt[300];
         snprintf(alt, sizeof alt, "best-of-n, setup %s", r->setups[s].name);
         if (r->setups[s].has_bon) figure(r, link_prefix, r->setups[s].bon_figure, alt, b);
+        snprintf(alt, sizeof alt, "RL, setup %s", r->setups[s].name);
+        if (r->setups[s].rl.has_rl) figure(r, link_prefix, r->setups[s].rl_figure, alt, b);
     }
 }
 
@@ -415,6 +474,7 @@ void rp_markdown(const rp_run *r, const warm_report_claim *claims, const char *l
     models_section(r, link_prefix, b);
     lmc_section(r, link_prefix, b);
     bon_section(r, link_prefix, b);
+    rl_section(r, link_prefix, b);
     toy_section(r, b);
     guide_section(b);
 }
