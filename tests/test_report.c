@@ -52,6 +52,7 @@ typedef struct {
     int no_rl_eval;   /* RL: the step-20 rl-eval file not written */
     int topm_dedup;   /* top-M files without bw1, wb1, wb3 (the demo's: they repeat member files and bw3) */
     int bad_rl_eval;  /* RL: the step-30 rl-eval file has 2 rows instead of 10 */
+    int rl_paired;    /* RL: the files give gold_vs_sft_se = 0.005 (else the unpaired gold_se is used) */
 } variant;
 
 static FILE *open_w(const char *dir, const char *rel) {
@@ -203,8 +204,9 @@ static void rl_files(const char *dir, const variant *v) {
             double wr = i == 0 ? 0.5 : (i == 3 && e == 1 ? 0.3 : 0.45);
             fprintf(f, ",{\"policy\":\"rl_clean/%s/step-%06d.safetensors\",\"proxy\":1,\"kl\":%g,\"gold\":%g,"
                        "\"gold_se\":0.01,\"winrate_vs_sft\":%g,\"winrate_vs_sft_se\":0.02,\"winrate_vs_first\":%g,"
-                       "\"winrate_vs_first_se\":0.02}",
-                    rl_names[i], 10 * (e + 1), kl[i][e], g, i == 0 && e == 1 ? 0.8 : 0.6, wr);
+                       "\"winrate_vs_first_se\":0.02%s}",
+                    rl_names[i], 10 * (e + 1), kl[i][e], g, i == 0 && e == 1 ? 0.8 : 0.6, wr,
+                    v->rl_paired ? ",\"gold_vs_sft_se\":0.005" : "");
         }
         fprintf(f, "]}\n");
         fclose(f);
@@ -506,6 +508,12 @@ static void test_rl_claims(void **state) {
     assert_int_equal(find(c, "C13")->verdict, WARM_REPORT_HOLDS);
     assert_non_null(strstr(find(c, "C14")->numbers, "WARM M=3 0.02, best member 0.15"));
     assert_non_null(strstr(find(c, "C15")->numbers, "wins 0.700"));
+    assert_non_null(strstr(find(c, "C12")->numbers, "(se of the rise 0.014)")); /* unpaired: sqrt(0.01^2 + 0.01^2) */
+    rm_tree(dir);
+    variant pr = {.rl_paired = 1};
+    assert_int_equal(run_claims(&pr, dir, sizeof dir, c, &err), WARM_OK);
+    assert_int_equal(find(c, "C12")->verdict, WARM_REPORT_HOLDS);
+    assert_non_null(strstr(find(c, "C12")->numbers, "(se of the rise 0.005)")); /* paired, from the files */
     rm_tree(dir);
     variant m = {.no_rl_eval = 1};
     assert_int_equal(run_claims(&m, dir, sizeof dir, c, &err), WARM_OK);

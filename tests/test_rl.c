@@ -432,6 +432,14 @@ static void test_cli_resume(void **state) {
             for (int p = 0; p < 10; p++) ss += (gp[q][p] - m) * (gp[q][p] - m);
             double se = sqrt(ss / 9 / 10), got = cJSON_GetObjectItem(o, "gold_se")->valuedouble;
             if (fabs(got - se) > 1e-6) fail_msg("policy %d: gold_se %.9f, from the samples %.9f", q, got, se);
+            /* paired with the SFT row: the se of the per-prompt differences (0 for the SFT row and its copy) */
+            m = ss = 0;
+            for (int p = 0; p < 10; p++) m += (gp[q][p] - gp[0][p]) / 10;
+            for (int p = 0; p < 10; p++) ss += (gp[q][p] - gp[0][p] - m) * (gp[q][p] - gp[0][p] - m);
+            se = sqrt(ss / 9 / 10);
+            got = cJSON_GetObjectItem(o, "gold_vs_sft_se")->valuedouble;
+            if (fabs(got - se) > 1e-6) fail_msg("policy %d: gold_vs_sft_se %.9f, from the samples %.9f", q, got, se);
+            if (q != 1) assert_true(got == 0.0);
             assert_true(cJSON_GetObjectItem(o, "winrate_vs_first_se")->valuedouble >= 0);
         }
         /* the SFT row against itself: every per-prompt win rate is 1/2, so its standard error is 0 */

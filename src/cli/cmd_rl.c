@@ -500,6 +500,15 @@ static warm_status rle_json(const rle_args *a, char **pol, int n_pol, int P, dou
         rle_mean_se(v, P, &mean, &se);
         cJSON_AddNumberToObject(o, "gold", m[q][2]);
         cJSON_AddNumberToObject(o, "gold_se", se);
+        /* Paired with the SFT row (same prompts, same random streams): the standard error of the per-prompt
+         * difference, far below gold_se when prompts differ more than policies. */
+        for (int p = 0; p < P; p++) {
+            double g = 0.0;
+            for (int i = 0; i < a->k; i++) g += (double)gold[0][(size_t)p * a->k + i];
+            v[p] -= g / a->k;
+        }
+        rle_mean_se(v, P, &mean, &se);
+        cJSON_AddNumberToObject(o, "gold_vs_sft_se", se);
         for (int t = 0; t < 2; t++) {
             const float *ref = gold[t == 0 ? 0 : first];
             for (int p = 0; p < P; p++)
@@ -612,8 +621,9 @@ int cli_cmd_rl_eval(int argc, char **argv) {
          .help = "also write every sample: policy, id, prompt_ids, response_ids, eos, proxy, kl, gold\n"
                  "(warm task gold and warm score read it back)"},
         {.name = "json", .kind = WARM_OPT_STRING, .dest = &a.json, .metavar = "FILE",
-         .help = "also write the table as JSON, with the standard errors over prompts of gold and the win\n"
-                 "rates (gold_se, winrate_vs_sft_se, winrate_vs_first_se; warm demo and warm report read it)"},
+         .help = "also write the table as JSON, with the standard errors over prompts of gold, of its\n"
+                 "difference to the SFT row (paired) and of the win rates (gold_se, gold_vs_sft_se,\n"
+                 "winrate_vs_sft_se, winrate_vs_first_se; warm demo and warm report read it)"},
     };
     warm_opts_cmd cmd = {
         .prog = "warm", .name = "rl-eval", .args = "CKPT...", .min_args = 1, .max_args = WARM_OPTS_UNLIMITED,

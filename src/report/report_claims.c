@@ -570,7 +570,12 @@ static void claim_c12(const rp_run *r, cl *k) {
         const rp_rl_run *u = &q->runs[i];
         int p = rl_peak(q, i);
         double rise = u->gold[p] - q->sft_gold, fall = u->gold[p] - u->gold[E - 1];
-        double trise = se2(u->gold_se[p], q->sft_gold_se), tfall = p == E - 1 ? 0.0 : se2(u->gold_se[p], u->gold_se[E - 1]);
+        /* Paired standard errors (differences to the SFT policy on the same prompts) when the files have them. */
+        int paired = !isnan(u->gold_dse[p]) && !isnan(u->gold_dse[E - 1]);
+        double trise = paired ? u->gold_dse[p] : se2(u->gold_se[p], q->sft_gold_se);
+        double tfall = p == E - 1 ? 0.0
+                       : paired ? se2(u->gold_dse[p], u->gold_dse[E - 1])
+                                : se2(u->gold_se[p], u->gold_se[E - 1]);
         char a[32], b[32], c2[32], d[32], e2[32];
         NUMS(k, "%s%s, best member: gold SFT %s, peak %s at step %.0f (KL %s), last %s at step %.0f", t ? "; " : "",
              su[t]->name, rp_s3(a, q->sft_gold), rp_s3(b, u->gold[p]), q->steps[p], rp_f3(c2, u->kl[p]),
@@ -671,7 +676,9 @@ static void claim_c16(const rp_run *r, cl *k) {
         int a = rp_rl_run_index(q, q->warm_all), b = rp_rl_run_index(q, q->warm_big);
         int pa = rl_peak(q, a), pb = rl_peak(q, b);
         double ga = q->runs[a].gold[pa], gb = q->runs[b].gold[pb];
-        double tol = se2(q->runs[a].gold_se[pa], q->runs[b].gold_se[pb]);
+        int paired = !isnan(q->runs[a].gold_dse[pa]) && !isnan(q->runs[b].gold_dse[pb]);
+        double tol = paired ? se2(q->runs[a].gold_dse[pa], q->runs[b].gold_dse[pb])
+                            : se2(q->runs[a].gold_se[pa], q->runs[b].gold_se[pb]);
         char x[32], y[32], z[32];
         NUMS(k, "%s%s: WARM M=%d peak %s at step %.0f, WARM M=%d peak %s at step %.0f (se of the difference %s)",
              t ? "; " : "", su[t]->name, q->warm_all_m, rp_s3(x, ga), q->steps[pa], q->warm_big_m, rp_s3(y, gb),
@@ -752,8 +759,9 @@ static const struct {
      claim_c11},
     {"C12", "RL against one RM: the control reward rises, then falls with steps (reward hacking)", "Figs. 1b, 8",
      "every setup with RL, the best member's run at the scale's beta: gold on held-out prompts at its peak step minus "
-     "the SFT policy's gold > one standard error (sqrt(se_peak^2 + se_SFT^2)), and the peak before the last evaluated "
-     "step with the last step's gold below the peak by more than sqrt(se_peak^2 + se_last^2).",
+     "the SFT policy's gold > its standard error (paired over prompts: d_peak = se of gold - SFT gold at the peak), "
+     "and the peak before the last evaluated step with the last step's gold below the peak by more than "
+     "sqrt(d_peak^2 + d_last^2) (unpaired sqrt(se^2 + se^2) for files without gold_vs_sft_se).",
      "per setup: peak gold - SFT gold > 0 and peak gold - last gold > 0 (best member's run).",
      claim_c12},
     {"C13", "RL: the peak control reward and the KL of the peak grow with M; WARM M=2 beats ENS M=2 at peak",
@@ -775,8 +783,8 @@ static const struct {
      "both win rates - 0.5 > 0.",
      claim_c15},
     {"C16", "M = 10 delays hacking but does not beat M = 6 at peak", "Fig. 9",
-     "every setup with a WARM of all members (full scale, M = 10): its peak gold <= WARM M=6's + one standard error of "
-     "the difference, and its peak step >= WARM M=6's.",
+     "every setup with a WARM of all members (full scale, M = 10): its peak gold <= WARM M=6's + sqrt(d_a^2 + d_b^2) "
+     "(d: the paired standard errors of the peaks' gold - SFT gold), and its peak step >= WARM M=6's.",
      "per setup: peak gold M=10 - M=6 <= 0; peak step M=10 - M=6 >= 0.",
      claim_c16},
     {"C17", "toy model: ENS ~ p_j, WA ~ p_j^L per feature (Monte Carlo)", "Sec. 4.3, Eqs. 4-5",

@@ -71,6 +71,7 @@ typedef struct {
     const char *name, *dir;
     double beta;
     double *kl, *gold, *gold_se, *win_ref, *win_ref_se, *win_sft, *win_sft_se; /* (n_evals) */
+    double *gold_dse; /* (n_evals) se of gold - SFT gold, paired over prompts (NAN when the file lacks it) */
 } rp_rl_run;
 
 typedef struct {

@@ -505,8 +505,9 @@ static warm_status parse_setup_rl(rp_ctx *c, const cJSON *b, const char *at0, rp
         s = get_str(c, e, rat, "name", 1, &u->name, err);
         if (!s) s = get_str(c, e, rat, "dir", 0, &u->dir, err);
         if (!s) s = get_num(c, e, rat, "beta", 0, &u->beta, err);
-        double **col[7] = {&u->kl, &u->gold, &u->gold_se, &u->win_ref, &u->win_ref_se, &u->win_sft, &u->win_sft_se};
-        for (int t = 0; !s && t < 7; t++) {
+        double **col[8] = {&u->kl,      &u->gold,       &u->gold_se,    &u->win_ref,
+                           &u->win_ref_se, &u->win_sft, &u->win_sft_se, &u->gold_dse};
+        for (int t = 0; !s && t < 8; t++) {
             if (!(*col[t] = rp_new(c->r, (size_t)(E ? E : 1) * sizeof **col[t]))) return nomem(c, err);
             for (int k = 0; k < E; k++) (*col[t])[k] = NAN;
         }
@@ -647,6 +648,8 @@ static warm_status parse_rl_eval(rp_ctx *c, const cJSON *j, rl_eval_dst *d, warm
         static const char *const key[7] = {"kl", "gold", "gold_se", "winrate_vs_first", "winrate_vs_first_se",
                                            "winrate_vs_sft", "winrate_vs_sft_se"};
         for (int t = 0; !s && t < 7; t++) s = get_num(c, e, at, key[t], 1, &v[t], err);
+        double dse = NAN; /* optional: files of warm before 2026-12-06 lack it */
+        if (!s) s = get_num(c, e, at, "gold_vs_sft_se", 0, &dse, err);
         if (s) break;
         if (i == 0) {
             if (isnan(q->sft_gold)) q->sft_gold = v[1], q->sft_gold_se = v[2];
@@ -660,6 +663,7 @@ static warm_status parse_rl_eval(rp_ctx *c, const cJSON *j, rl_eval_dst *d, warm
         u->win_ref_se[d->e] = v[4];
         u->win_sft[d->e] = v[5];
         u->win_sft_se[d->e] = v[6];
+        u->gold_dse[d->e] = dse;
     }
     if (!s) q->eval_present[d->e] = 1;
     return s;
