@@ -10,6 +10,8 @@
 #          python3-regex (pre-tokens), unicode-data (the UCD files), node + npm (the npm reference encoders);
 #          never needed by `make test`
 #   mpi:   Open MPI (mpicc, mpirun) for the MPI build `make MPI=1` and its tests (docs/scale.md)
+#   english: bible-kjv (the `bible` program and bible-kjv-text, the King James Bible): public-domain English text
+#          for `make english` (scripts/english_corpus.sh, docs/english.md)
 set -e
 case "${1:-build}" in
   build) pkgs="libcjson-dev libcmocka-dev" ;;
@@ -18,7 +20,8 @@ case "${1:-build}" in
   plot) pkgs="gnuplot-nox" ;;
   bpe) pkgs="python3-regex unicode-data" ;;
   mpi) pkgs="openmpi-bin libopenmpi-dev" ;;
-  *) echo "install-deps.sh: unknown set '$1' (build|fuzz|bench|plot|bpe|mpi)" >&2; exit 2 ;;
+  english) pkgs="bible-kjv bible-kjv-text" ;;
+  *) echo "install-deps.sh: unknown set '$1' (build|fuzz|bench|plot|bpe|mpi|english)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
