@@ -3,21 +3,27 @@
  *
  * For each prompt, K responses are sampled once from the policy (warm_generate: the prompt's KV prefix is
  * shared by the K samples; the prompt's RNG stream is seeded from (seed, prompt index)). Each response gets
- * its control reward from the task's gold reward (warm_task_gold_ids). Every distinct reward model named by a
- * selector scores the whole pool once (warm_scorer_groups: one group per prompt, prefix computed once); a
- * selector with several models is their prediction ensemble (warm_eval_ensemble). warm_bon_evaluate then
- * gives, for every selector and every n of the doubling ladder 1, 2, 4, ..., n_max, the exact expectations
- * over random n-subsets of the pool: proxy and control reward of the pick, win rates against a random SFT
- * sample and against the reference selector's pick from the same subset.
+ * a control reward: the task's gold reward (warm_task_gold_ids) with --task, or a held-out reward model or
+ * ensemble (--control; required on real text, where there is no gold). Every distinct reward model named by a
+ * selector or by --control scores the whole pool once (warm_scorer_groups: one group per prompt, prefix
+ * computed once); a selector (or a control) with several models is their prediction ensemble
+ * (warm_eval_ensemble). warm_bon_evaluate then gives, for every selector and every n of the doubling ladder 1,
+ * 2, 4, ..., n_max, the exact expectations over random n-subsets of the pool: proxy and control reward of the
+ * pick, win rates against a random SFT sample and against the reference selector's pick from the same subset.
+ *
+ * Text: with --task, the task's word tokenizer and <eos>; without it, --tokenizer (gpt2 | FILE | DIR) and its
+ * eos (<|endoftext|> for GPT-2). Giving both is a usage error: a policy speaks one vocabulary.
  *
  * --selector may be given several times (the option parser keeps the last value, so the values are collected
  * from argv here, before parsing).
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "warm/bon.h"
@@ -41,13 +47,15 @@ typedef struct {
 } bon_selector;
 
 typedef struct {
-    const char *task, *policy, *prompts, *out, *ref, *selector_last;
+    const char *task, *tokenizer, *control, *policy, *prompts, *out, *ref, *selector_last;
     int limit, pool, n_max, max_new, top_k, max_rows, quiet, save_pool;
     double temperature, top_p, lambda;
     int64_t seed;
     /* from the --selector values */
     int n_sel;
     bon_selector sel[BON_MAX_SEL];
+    /* from --control (ctl.n_members == 0: the task's gold reward) */
+    bon_selector ctl;
     int n_models;
     char *models[BON_MAX_MODELS]; /* malloc'd paths */
 } bon_args;
@@ -67,6 +75,30 @@ static int model_index(bon_args *a, const char *path, size_t len) {
     p[len] = 0;
     a->models[a->n_models] = p;
     return a->n_models++;
+}
+
+/* Parses list = "RM[,RM...][:ens=mean|min|mean-std]" of option opt into s (members, ens); every path must be
+ * readable now, so that a typo fails before the pool is sampled. Usage errors go to stderr. */
+static int parse_models(bon_args *a, const char *opt, const char *spec, const char *list, bon_selector *s) {
+    cli_rm_spec rs;
+    if (!cli_rm_spec_parse("bon", opt, spec, list, &rs)) return 0;
+    s->ens = rs.ens;
+    s->n_members = 0;
+    int ok = 1;
+    for (int j = 0; ok && j < rs.n; j++) {
+        if (access(rs.path[j], R_OK) != 0) {
+            cli_error("bon", "%s: %s: %s", opt, rs.path[j], strerror(errno));
+            ok = 0;
+            break;
+        }
+        int k = model_index(a, rs.path[j], strlen(rs.path[j]));
+        if (k == -1) cli_error("bon", "at most %d distinct reward models", BON_MAX_MODELS);
+        if (k == -2) cli_error("bon", "out of memory");
+        if (k < 0) ok = 0;
+        else s->member[s->n_members++] = k;
+    }
+    cli_rm_spec_free(&rs);
+    return ok;
 }
 
 /* Parses "NAME=RM[,RM...][:ens=mean|min|mean-std]" into a new selector. Usage errors go to stderr. */
@@ -94,20 +126,7 @@ static int parse_selector(bon_args *a, const char *spec) {
             cli_error("bon", "--selector %s: the name %s is used twice", spec, s->name);
             return 0;
         }
-    cli_rm_spec rs;
-    if (!cli_rm_spec_parse("bon", "--selector", spec, eq + 1, &rs)) return 0;
-    s->ens = rs.ens;
-    for (int j = 0; j < rs.n; j++) {
-        int k = model_index(a, rs.path[j], strlen(rs.path[j]));
-        if (k == -1) cli_error("bon", "at most %d distinct reward models", BON_MAX_MODELS);
-        if (k == -2) cli_error("bon", "out of memory");
-        if (k < 0) {
-            cli_rm_spec_free(&rs);
-            return 0;
-        }
-        s->member[s->n_members++] = k;
-    }
-    cli_rm_spec_free(&rs);
+    if (!parse_models(a, "--selector", spec, eq + 1, s)) return 0;
     a->n_sel++;
     return 1;
 }
@@ -127,13 +146,16 @@ static int collect_selectors(bon_args *a, int argc, char **argv) {
 /* ---- the run -------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    warm_task_world *world;
+    warm_task_world *world;     /* --task, else NULL */
+    warm_tokenizer *own_tok;    /* --tokenizer, else NULL */
+    const warm_tokenizer *tok;  /* the task's or own_tok */
     int K, max_new;
     cli_prompts pr;       /* prompt tokens, offsets, lengths, ids */
     int32_t *resp;        /* packed responses of all prompts, prompt-major, sample-minor */
     int64_t *r_off;       /* (P) offset of each prompt's first response in resp */
     int *r_len;           /* (P*K) */
-    float *gold;          /* (P*K) */
+    float *gold;          /* (P*K) the task's gold reward; NULL without --task */
+    float *control;       /* (P*K) the control reward: gold, or the --control model(s) */
     float **rm;           /* (n_models) rewards (P*K) */
     float **proxy;        /* (n_sel) */
     int n_models, n_sel;
@@ -141,7 +163,9 @@ typedef struct {
 
 static void state_free(bon_state *s) {
     warm_task_free(s->world);
+    warm_tok_free(s->own_tok);
     cli_prompts_free(&s->pr);
+    if (s->control != s->gold) free(s->control);
     free(s->resp); free(s->r_off); free(s->r_len); free(s->gold);
     for (int k = 0; s->rm && k < s->n_models; k++) free(s->rm[k]);
     free(s->rm);
@@ -150,17 +174,16 @@ static void state_free(bon_state *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Samples the pool (K responses per prompt) and computes their gold rewards. */
+/* Samples the pool (K responses per prompt) and, with a task, computes their gold rewards. */
 static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err) {
     warm_model pol;
     memset(&pol, 0, sizeof pol);
     warm_status st = warm_model_load(&pol, a->policy, 1, err);
-    int V = warm_tok_vocab_size(warm_task_tokenizer(s->world));
+    int V = warm_tok_vocab_size(s->tok);
     if (!st && pol.cfg.vocab_size != V)
-        st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary of %d tokens, the task has %d", a->policy,
-                            pol.cfg.vocab_size, V);
-    if (!st) st = cli_prompts_read(&s->pr, a->prompts, warm_task_tokenizer(s->world), pol.cfg.n_positions, s->max_new,
-                                   a->limit, err);
+        st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary of %d tokens, the %s has %d", a->policy,
+                            pol.cfg.vocab_size, s->world ? "task" : "tokenizer", V);
+    if (!st) st = cli_prompts_read(&s->pr, a->prompts, s->tok, pol.cfg.n_positions, s->max_new, a->limit, err);
     int K = s->K, M = s->max_new;
     int32_t *buf = NULL;
     int *lens = NULL;
@@ -170,12 +193,12 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
         s->resp = malloc((size_t)s->pr.P * K * M * sizeof *s->resp);
         s->r_off = malloc((size_t)s->pr.P * sizeof *s->r_off);
         s->r_len = malloc((size_t)s->pr.P * K * sizeof *s->r_len);
-        s->gold = malloc((size_t)s->pr.P * K * sizeof *s->gold);
-        if (!buf || !lens || !s->resp || !s->r_off || !s->r_len || !s->gold)
+        if (s->world) s->gold = malloc((size_t)s->pr.P * K * sizeof *s->gold);
+        if (!buf || !lens || !s->resp || !s->r_off || !s->r_len || (s->world && !s->gold))
             st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory for a pool of %d x %d responses", s->pr.P, K);
     }
     warm_sampler smp = {(float)a->temperature, a->top_k, (float)a->top_p};
-    int32_t eos = warm_tok_eos(warm_task_tokenizer(s->world));
+    int32_t eos = warm_tok_eos(s->tok);
     warm_progress prog;
     warm_progress_init(&prog, a->quiet ? NULL : stderr, "bon sample", st ? 0 : s->pr.P);
     int64_t off = 0;
@@ -190,8 +213,9 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
             const int32_t *r = buf + (size_t)k * M;
             memcpy(s->resp + off, r, (size_t)lens[k] * sizeof *r);
             s->r_len[(size_t)p * K + k] = lens[k];
-            s->gold[(size_t)p * K + k] =
-                (float)warm_task_gold_ids(s->world, prompt, s->pr.len[p], s->resp + off, lens[k], NULL);
+            if (s->world)
+                s->gold[(size_t)p * K + k] =
+                    (float)warm_task_gold_ids(s->world, prompt, s->pr.len[p], s->resp + off, lens[k], NULL);
             off += lens[k];
         }
         warm_progress_update(&prog, p + 1);
@@ -203,7 +227,21 @@ static warm_status sample_pool(const bon_args *a, bon_state *s, warm_error *err)
     return st;
 }
 
-/* Scores the pool with every distinct reward model, then builds each selector's proxy rewards. */
+/* The rewards (P*K) of sel: one model's, or the prediction ensemble of its models'. */
+static warm_status combine(const bon_args *a, const bon_state *s, const bon_selector *sel, float **out,
+                           warm_error *err) {
+    int64_t NK = (int64_t)s->pr.P * s->K;
+    *out = malloc((size_t)NK * sizeof(float));
+    if (!*out) return warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory");
+    const float *mem[BON_MAX_MEMBERS];
+    for (int j = 0; j < sel->n_members; j++) mem[j] = s->rm[sel->member[j]];
+    if (sel->n_members == 1) memcpy(*out, mem[0], (size_t)NK * sizeof(float));
+    else warm_eval_ensemble(mem, sel->n_members, NK, (warm_ens_kind)sel->ens, (float)a->lambda, *out);
+    return WARM_OK;
+}
+
+/* Scores the pool with every distinct reward model, then builds each selector's proxy rewards and the control
+ * reward (the --control model(s), else the gold). */
 static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) {
     int64_t NK = (int64_t)s->pr.P * s->K;
     s->n_models = a->n_models;
@@ -231,35 +269,31 @@ static warm_status score_pool(const bon_args *a, bon_state *s, warm_error *err) 
         s->rm[k] = malloc((size_t)NK * sizeof(float));
         if (!s->rm[k]) { st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory"); break; }
         st = warm_model_load(&m, a->models[k], 0, err);
-        if (!st && m.cfg.vocab_size < warm_tok_vocab_size(warm_task_tokenizer(s->world)))
-            st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary of %d tokens, the task has %d", a->models[k],
-                                m.cfg.vocab_size, warm_tok_vocab_size(warm_task_tokenizer(s->world)));
+        if (!st && m.cfg.vocab_size < warm_tok_vocab_size(s->tok))
+            st = warm_error_set(err, WARM_ERR_MISMATCH, "%s: vocabulary of %d tokens, the %s has %d", a->models[k],
+                                m.cfg.vocab_size, s->world ? "task" : "tokenizer", warm_tok_vocab_size(s->tok));
         warm_eval_opts o = warm_eval_opts_default();
         o.max_rows = a->max_rows;
         o.progress = &prog;
         warm_scorer *sc = NULL;
-        if (!st) st = warm_scorer_init(&sc, &m, &o, err);
-        if (!st) st = warm_scorer_groups(sc, g, s->pr.P, s->rm[k], err);
-        if (st) warm_error_prefix(err, "%s", a->models[k]);
+        if (!st) {
+            st = warm_scorer_init(&sc, &m, &o, err);
+            if (!st) st = warm_scorer_groups(sc, g, s->pr.P, s->rm[k], err);
+            if (st) warm_error_prefix(err, "%s", a->models[k]); /* load errors name the file already */
+        }
         warm_scorer_free(sc);
         warm_model_free(&m);
     }
     if (!st) warm_progress_finish(&prog);
     free(g);
-    for (int i = 0; !st && i < a->n_sel; i++) {
-        const bon_selector *sel = &a->sel[i];
-        s->proxy[i] = malloc((size_t)NK * sizeof(float));
-        if (!s->proxy[i]) { st = warm_error_set(err, WARM_ERR_NOMEM, "bon: out of memory"); break; }
-        const float *mem[BON_MAX_MEMBERS];
-        for (int j = 0; j < sel->n_members; j++) mem[j] = s->rm[sel->member[j]];
-        if (sel->n_members == 1) memcpy(s->proxy[i], mem[0], (size_t)NK * sizeof(float));
-        else warm_eval_ensemble(mem, sel->n_members, NK, (warm_ens_kind)sel->ens, (float)a->lambda, s->proxy[i]);
-    }
+    for (int i = 0; !st && i < a->n_sel; i++) st = combine(a, s, &a->sel[i], &s->proxy[i], err);
+    if (!st && a->ctl.n_members > 0) st = combine(a, s, &a->ctl, &s->control, err);
+    else if (!st) s->control = s->gold;
     return st;
 }
 
-/* OUT/pool.jsonl: one row per pool response (prompt_index, id, sample, response_ids, gold, proxy of every
- * selector; rewards as the float values the estimator used). */
+/* OUT/pool.jsonl: one row per pool response (prompt_index, id, sample, response_ids, gold (with --task),
+ * control (with --control), proxy of every selector; rewards as the float values the estimator used). */
 static warm_status write_pool(const bon_args *a, const bon_state *s, warm_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/pool.jsonl", a->out);
@@ -275,7 +309,8 @@ static warm_status write_pool(const bon_args *a, const bon_state *s, warm_error 
             if (s->pr.id[p]) cJSON_AddStringToObject(row, "id", s->pr.id[p]);
             cJSON_AddNumberToObject(row, "sample", k);
             cJSON_AddItemToObject(row, "response_ids", cJSON_CreateIntArray(s->resp + off, s->r_len[i]));
-            cJSON_AddNumberToObject(row, "gold", (double)s->gold[i]);
+            if (s->gold) cJSON_AddNumberToObject(row, "gold", (double)s->gold[i]);
+            if (s->control != s->gold) cJSON_AddNumberToObject(row, "control", (double)s->control[i]);
             cJSON *px = cJSON_AddObjectToObject(row, "proxy");
             for (int j = 0; j < a->n_sel; j++) cJSON_AddNumberToObject(px, a->sel[j].name, (double)s->proxy[j][i]);
             st = warm_jsonl_write(w, row, err);
@@ -316,13 +351,26 @@ static warm_status write_outputs(const bon_args *a, const bon_state *s, int ref,
     double sft_mean = 0;
     for (int p = 0; p < s->pr.P; p++) {
         double m = 0;
-        for (int k = 0; k < s->K; k++) m += (double)s->gold[(size_t)p * s->K + k];
+        for (int k = 0; k < s->K; k++) m += (double)s->control[(size_t)p * s->K + k];
         sft_mean += m / s->K;
     }
     sft_mean /= s->pr.P;
     cJSON *root = cJSON_CreateObject();
     cJSON *cfg = cJSON_AddObjectToObject(root, "config");
-    cJSON_AddStringToObject(cfg, "task", a->task);
+    if (a->task) cJSON_AddStringToObject(cfg, "task", a->task);
+    else cJSON_AddNullToObject(cfg, "task");
+    if (a->tokenizer) cJSON_AddStringToObject(cfg, "tokenizer", a->tokenizer);
+    else cJSON_AddNullToObject(cfg, "tokenizer");
+    if (a->ctl.n_members == 0) {
+        cJSON_AddStringToObject(cfg, "control", "gold");
+    } else {
+        cJSON_AddStringToObject(cfg, "control", "rm");
+        cJSON *cm = cJSON_AddArrayToObject(cfg, "control_models");
+        for (int j = 0; j < a->ctl.n_members; j++)
+            cJSON_AddItemToArray(cm, cJSON_CreateString(a->models[a->ctl.member[j]]));
+        if (a->ctl.n_members > 1) cJSON_AddStringToObject(cfg, "control_ens", warm_ens_name((warm_ens_kind)a->ctl.ens));
+        else cJSON_AddNullToObject(cfg, "control_ens");
+    }
     cJSON_AddStringToObject(cfg, "policy", a->policy);
     cJSON_AddStringToObject(cfg, "prompts", a->prompts);
     cJSON_AddNumberToObject(cfg, "n_prompts", s->pr.P);
@@ -383,8 +431,31 @@ static void print_table(const bon_args *a, int ref, const warm_bon_point *pts, i
             printf("%-16s %6d %7.3f %10.4f %10.4f %8.4f %8.4f\n", a->sel[i].name, q->n, q->kl, q->proxy_mean,
                    q->control_mean, q->win_sft, q->win_ref);
         }
-    printf("(win rates on the control reward, ties 1/2; vs_ref: against %s's pick from the same subset)\n",
-           a->sel[ref].name);
+    printf("(control: %s; win rates on the control reward, ties 1/2; vs_ref: against %s's pick from the same "
+           "subset)\n", a->ctl.n_members ? a->control : "the task's gold reward", a->sel[ref].name);
+}
+
+/* The text and control sources: exactly one of --task and --tokenizer; a control (the task's gold or
+ * --control); --max-new given without a task. 1 when they fit, else 0 after a usage error on stderr. */
+static int check_sources(bon_args *a) {
+    if (a->task && a->tokenizer) {
+        cli_error("bon", "--task and --tokenizer together: the task's tokenizer is the policy's; give one of them");
+        return 0;
+    }
+    if (!a->task && !a->tokenizer) {
+        cli_error("bon", "give --task DIR (embedded task) or --tokenizer gpt2|FILE|DIR (real text)");
+        return 0;
+    }
+    if (!a->task && !a->control) {
+        cli_error("bon", "no control reward: without --task (whose gold reward is the default control) give "
+                         "--control RM[,RM...][:ens=K], a held-out reward model");
+        return 0;
+    }
+    if (!a->task && a->max_new == 0) {
+        cli_error("bon", "without --task give --max-new N (0 means the task's response_room)");
+        return 0;
+    }
+    return !a->control || parse_models(a, "--control", a->control, a->control, &a->ctl);
 }
 
 static int run_bon(bon_args *a) {
@@ -408,8 +479,15 @@ static int run_bon(bon_args *a) {
     bon_state s;
     memset(&s, 0, sizeof s);
     s.K = a->pool;
-    if (!st) st = warm_task_load(&s.world, a->task, &err);
-    if (!st) s.max_new = a->max_new > 0 ? a->max_new : warm_task_world_config(s.world)->response_room;
+    if (!st && a->task) {
+        st = warm_task_load(&s.world, a->task, &err);
+        if (!st) s.tok = warm_task_tokenizer(s.world);
+        if (!st) s.max_new = a->max_new > 0 ? a->max_new : warm_task_world_config(s.world)->response_room;
+    } else if (!st) {
+        st = warm_tok_open(&s.own_tok, a->tokenizer, &err);
+        s.tok = s.own_tok;
+        s.max_new = a->max_new;
+    }
     if (!st) st = sample_pool(a, &s, &err);
     if (!st) st = score_pool(a, &s, &err);
     warm_bon_point *pts = NULL;
@@ -418,7 +496,8 @@ static int run_bon(bon_args *a) {
         if (!pts) st = warm_error_set(&err, WARM_ERR_NOMEM, "bon: out of memory");
     }
     if (!st)
-        st = warm_bon_evaluate(s.pr.P, s.K, s.gold, (const float *const *)s.proxy, a->n_sel, ref, ns, n_ns, pts, &err);
+        st = warm_bon_evaluate(s.pr.P, s.K, s.control, (const float *const *)s.proxy, a->n_sel, ref, ns, n_ns, pts,
+                               &err);
     if (!st) st = write_outputs(a, &s, ref, pts, ns, n_ns, &err);
     if (!st && a->save_pool) st = write_pool(a, &s, &err);
     if (!st) {
@@ -435,8 +514,14 @@ int cli_cmd_bon(int argc, char **argv) {
     bon_args a;
     memset(&a, 0, sizeof a);
     warm_opt opts[] = {
-        {.name = "task", .kind = WARM_OPT_STRING, .dest = &a.task, .metavar = "DIR", .required = 1,
-         .help = "task directory (task.json, tokenizer.json): the control (gold) reward"},
+        {.name = "task", .kind = WARM_OPT_STRING, .dest = &a.task, .metavar = "DIR",
+         .help = "embedded task (task.json, tokenizer.json): its tokenizer, <eos> and gold reward, the default "
+                 "control"},
+        CLI_OPT_TOKENIZER(&a.tokenizer, 0,
+                          "without --task (real text; eos = the tokenizer's, <|endoftext|> for GPT-2)"),
+        {.name = "control", .kind = WARM_OPT_STRING, .dest = &a.control, .metavar = "RM[,RM...][:ens=K]",
+         .help = "control reward: a held-out reward model, or several = their prediction ensemble (K = mean, "
+                 "min or mean-std); required without --task, replaces the gold with it"},
         {.name = "policy", .kind = WARM_OPT_STRING, .dest = &a.policy, .metavar = "CKPT", .required = 1,
          .help = "the SFT policy that samples the pool"},
         {.name = "prompts", .kind = WARM_OPT_STRING, .dest = &a.prompts, .metavar = "JSONL", .required = 1,
@@ -462,21 +547,23 @@ int cli_cmd_bon(int argc, char **argv) {
         {.name = "top-p", .kind = WARM_OPT_DOUBLE, .dest = &a.top_p, .min = 0.001, .max = 1, .def = "1",
          .help = "nucleus sampling mass (1 = off)"},
         {.name = "max-new", .kind = WARM_OPT_INT, .dest = &a.max_new, .min = 0, .max = 65536, .def = "0",
-         .help = "most tokens per response (0 = the task's response_room)"},
+         .help = "most tokens per response (0 = the task's response_room; required without --task)"},
         {.name = "seed", .kind = WARM_OPT_INT64, .dest = &a.seed, .min = 0, .max = 9e18, .def = "1",
          .help = "sampling seed (prompt i uses the stream hash(seed, i))"},
         {.name = "lambda", .kind = WARM_OPT_DOUBLE, .dest = &a.lambda, .min = 0, .max = 1000, .def = "1",
-         .help = "std weight of ens=mean-std"},
+         .help = "std weight of ens=mean-std (selectors and --control)"},
         {.name = "max-rows", .kind = WARM_OPT_INT, .dest = &a.max_rows, .min = 0, .max = 1 << 24, .def = "0",
          .help = "token rows per scoring pass (memory bound; 0 = default)"},
         {.name = "save-pool", .kind = WARM_OPT_FLAG, .dest = &a.save_pool,
-         .help = "also write OUT/pool.jsonl: every pool response with its gold and proxy rewards"},
+         .help = "also write OUT/pool.jsonl: every pool response with its gold (--task), control (--control) "
+                 "and proxy rewards"},
         {.name = "quiet", .short_name = 'q', .kind = WARM_OPT_FLAG, .dest = &a.quiet, .help = "no progress bars"},
     };
     warm_opts_cmd cmd = {
         .prog = "warm", .name = "bon",
         .desc = "Best-of-n with a control reward. Samples a pool of K responses per prompt once from the policy\n"
-                "(shared prompt prefix), scores it with the task's gold reward and with every selector, and gives\n"
+                "(shared prompt prefix), scores it with the control reward (the task's gold reward, or a held-out\n"
+                "reward model given by --control: needed on real text) and with every selector, and gives\n"
                 "for n = 1, 2, 4, ..., n_max the exact expectations over random n-subsets of the pool (unbiased\n"
                 "pool estimator): proxy and control reward of the pick, KL = log n - (n-1)/n, win rates against a\n"
                 "random SFT sample and against the reference selector's pick (control reward, ties 1/2).\n"
@@ -485,12 +572,15 @@ int cli_cmd_bon(int argc, char **argv) {
         .epilog = "example: warm bon --task task --policy sft/final.safetensors --prompts task/prompts_val.jsonl \\\n"
                   "           --limit 200 --pool 64 --n-max 64 --selector phi1=rm1.safetensors \\\n"
                   "           --selector warm2=warm2.safetensors --selector ens2=rm1.safetensors,rm2.safetensors \\\n"
-                  "           --ref warm2 -o out/bon"};
+                  "           --ref warm2 -o out/bon\n"
+                  "real text: warm bon --tokenizer gpt2 --control ctl.safetensors --policy base.safetensors \\\n"
+                  "           --prompts prompts.jsonl --max-new 64 --pool 16 --n-max 16 \\\n"
+                  "           --selector rm=rm.safetensors -o out/bon-text"};
     warm_opts_result res;
     int rc = cli_parse(&cmd, argc, argv, &res);
     if (rc != CLI_PARSE_OK) return cli_parse_exit(rc);
     int code;
-    if (!collect_selectors(&a, argc, argv)) code = CLI_EXIT_USAGE;
+    if (!check_sources(&a) || !collect_selectors(&a, argc, argv)) code = CLI_EXIT_USAGE;
     else code = run_bon(&a);
     warm_opts_free(&cmd, &res);
     args_free(&a);
