@@ -453,11 +453,14 @@ static double gold_text(const warm_task_world *w, const char *prompt, const char
     return g->total;
 }
 
-static void pin_weights(warm_task_world *w, double len_w, int budget) {
+static void pin_weights_extra(warm_task_world *w, double len_w, int budget, double extra) {
     warm_gold_weights g = {.coverage = 2.0, .hallucination = 0.5, .repetition = 0.25, .length = len_w,
-                           .missing_eos = 1.0, .budget = budget};
+                           .missing_eos = 1.0, .extra = extra, .budget = budget};
     assert_int_equal(warm_task_set_gold_weights(w, &g, NULL), WARM_OK);
 }
+
+/* The weights of the cases below, written before the detail penalty (w_extra = 0). */
+static void pin_weights(warm_task_world *w, double len_w, int budget) { pin_weights_extra(w, len_w, budget, 0.0); }
 
 /*
  * Post facts: A = alice booked the flight (stated twice), B = bob missed the train (once), C = carol lost
@@ -570,6 +573,42 @@ static void test_gold_degenerate_cases(void **state) {
     pin_weights(f->w, 0.1, 20);
 }
 
+/* The detail penalty: every word outside the fact clauses except "and" "," "." costs w_extra (0.5 here). */
+static void test_gold_extra_words(void **state) {
+    world_fixture *f = *state;
+    pin_weights_extra(f->w, 0.1, 20, 0.5);
+    warm_gold g;
+    const double eps = 1e-12;
+    /* connectives are free: all three facts, 2.0, no extra word */
+    assert_near(gold_text(f->w, hand_post, "alice booked the flight , bob missed the train and carol lost "
+                                           "the dog . <eos>", &g), 2.0, eps);
+    assert_int_equal(g.n_extra, 0);
+    /* a place detail: "at the station" is 3 extra words ("the" outside a clause counts): 1.5 - 0.5 * 3 = 0 */
+    assert_near(gold_text(f->w, hand_post, "alice booked the flight and bob missed the train at the station . "
+                                           "<eos>", &g), 0.0, eps);
+    assert_int_equal(g.n_extra, 3);
+    assert_int_equal(g.n_covered, 2);
+    /* a prefix and a suffix: "yesterday", "last night": 1.5 - 0.5 * 3 = 0 */
+    assert_near(gold_text(f->w, hand_post, "yesterday alice booked the flight and bob missed the train last "
+                                           "night . <eos>", &g), 0.0, eps);
+    assert_int_equal(g.n_extra, 3);
+    /* fillers: the 26-word case of test_gold_hand_cases: "please help i do not know what to do" = 9 extra
+     * words (the two "." are free): 2 - 0.1 * 6 - 0.5 * 9 = -3.1 */
+    assert_near(gold_text(f->w, hand_post, "alice booked the flight , bob missed the train and carol lost the "
+                                           "dog . please help . i do not know what to do . <eos>", &g), -3.1, eps);
+    assert_int_equal(g.n_extra, 9);
+    /* an unknown word is an extra word; words after <eos> are not: 1.5 - 0.5 = 1.0 */
+    assert_near(gold_text(f->w, hand_post, "alice booked the flight and bob missed the train zzz . <eos> so so",
+                          &g), 1.0, eps);
+    assert_int_equal(g.n_extra, 1);
+    /* a clause broken by a detail is no fact: "alice booked at the airport the flight" states nothing:
+     * extra = all 7 words; coverage 0; -0.5 * 7 = -3.5 */
+    assert_near(gold_text(f->w, hand_post, "alice booked at the airport the flight . <eos>", &g), -3.5, eps);
+    assert_int_equal(g.n_stated, 0);
+    assert_int_equal(g.n_extra, 7);
+    pin_weights(f->w, 0.1, 20);
+}
+
 static void test_gold_ids_matches_text(void **state) {
     world_fixture *f = *state;
     pin_weights(f->w, 0.1, 20);
@@ -673,6 +712,53 @@ static void test_references_are_most_salient(void **state) {
         assert_true(min_in >= 1);
     }
     free_rows(rows, n);
+}
+
+/* Details: the same posts with and without them; a detailed reference is the plain one plus extra words,
+ * which cost exactly w_extra each; about 1 - P(no clause draws a detail) of the references carry one. */
+static void test_reference_details(void **state) {
+    world_fixture *f = *state;
+    pin_weights_extra(f->w, 0.1, 20, 0.5);
+    const warm_tokenizer *t = warm_task_tokenizer(f->w);
+    warm_task_config c;
+    small_config(&c, 3);
+    assert_near(c.detail, 0.5, 0.0); /* the default the share below is derived from */
+    c.detail = 0;
+    char plain_dir[64];
+    generate_into(plain_dir, sizeof plain_dir, &c);
+    int n = 0, m = 0, with_detail = 0;
+    cJSON **rows = read_rows(f->dir, "prompts_train.jsonl", &n), **plain = read_rows(plain_dir, "prompts_train.jsonl", &m);
+    assert_int_equal(n, m);
+    double expected = 0;
+    for (int i = 0; i < n; i++) {
+        const char *prompt = field(rows[i], "prompt");
+        assert_string_equal(prompt, field(plain[i], "prompt"));
+        char a[256], b[256];
+        snprintf(a, sizeof a, "%s <eos>", field(rows[i], "reference"));
+        snprintf(b, sizeof b, "%s <eos>", field(plain[i], "reference"));
+        warm_gold ga, gb;
+        double da = gold_text(f->w, prompt, a, &ga), db = gold_text(f->w, prompt, b, &gb);
+        assert_int_equal(gb.n_extra, 0);
+        assert_true(ga.n_extra <= 6 && ga.n_words <= 20 && ga.over_budget == 0);
+        assert_int_equal(ga.n_stated, gb.n_stated); /* the same facts */
+        assert_int_equal(ga.n_covered, gb.n_covered);
+        assert_near(ga.coverage, gb.coverage, 0.0);
+        assert_int_equal(ga.n_words, gb.n_words + ga.n_extra);
+        assert_near(db - da, 0.5 * ga.n_extra, 1e-12);
+        with_detail += ga.n_extra > 0;
+        int32_t ids[64];
+        int ns = 0;
+        assert_int_equal(warm_tok_encode(t, field(plain[i], "reference"), 0, ids, 64, &ns, NULL), WARM_OK);
+        warm_fact facts[8];
+        int k = warm_task_parse_facts(f->w, ids, ns, facts, 8);
+        expected += 1.0 - pow(0.5, k); /* k clauses, each a detail with p = 0.5 (2 and 3 fit the room) */
+    }
+    /* the observed share of references with a detail against its expectation (binomial sd <= 0.5 sqrt(n)) */
+    assert_true(fabs((double)with_detail - expected) < 4.0 * 0.5 * sqrt((double)n));
+    free_rows(rows, n);
+    free_rows(plain, m);
+    remove_task_dir(plain_dir);
+    pin_weights(f->w, 0.1, 20);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -828,9 +914,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_parse_facts, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_gold_hand_cases, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_gold_degenerate_cases, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_gold_extra_words, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_gold_ids_matches_text, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_references_beat_other_summaries, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_references_are_most_salient, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_reference_details, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_gold_jsonl, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_gold_jsonl_malformed, world_setup, world_teardown),
     };

@@ -17,17 +17,20 @@
  * THE GOLD REWARD of a summary y for a post x, over the words of y before its first <eos> (pads skipped):
  *
  *   g = w_cov * coverage - w_hal * n_hallucinated - w_rep * n_repeated - w_len * max(0, n_words - budget)
- *       - w_eos * [y has no <eos>]
+ *       - w_eos * [y has no <eos>] - w_extra * n_extra
  *
  *   coverage       = sum of count_x(f) over the distinct post facts f stated in y / sum of count_x(f) over
  *                    all post facts (0 when the post has none): frequency-weighted recall, in [0, 1];
  *   n_hallucinated = distinct facts stated in y that the post never states;
  *   n_repeated     = word positions i of y whose 4-gram y[i..i+3] already started at an earlier position
  *                    (a fact clause stated twice counts at least 1; a degenerate loop counts many);
- *   n_words        = words of y before <eos>.
+ *   n_words        = words of y before <eos>;
+ *   n_extra        = words of y outside its fact clauses, other than the connectives "and" "," "." (the
+ *                    details references carry, "at the lab", "last night", and any filler).
  *
- * Defaults: w_cov 2, w_hal 0.5, w_rep 0.25, w_len 0.1 per word, budget 20 words, w_eos 1. A reference scores
- * 2 * (its share of the salience), about 1.2-2. Up to the budget, stating more true facts really is better
+ * Defaults: w_cov 2, w_hal 0.5, w_rep 0.25, w_len 0.1 per word, budget 20 words, w_eos 1, w_extra 0.75 per
+ * word. A reference without details scores 2 * (its share of the salience), about 1.2-2; references carry
+ * details (config.detail), so the best summaries are the references without them. Up to the budget, stating more true facts really is better
  * (so longer summaries look better in the natural data: the spurious cue a proxy learns); beyond it, extra
  * words are rambling, repeated facts, or invented facts, all of which the gold reward punishes.
  *
@@ -62,6 +65,7 @@ typedef struct {
     double repetition;    /* w_rep: per repeated 4-gram position */
     double length;        /* w_len: per word beyond the budget */
     double missing_eos;   /* w_eos: when the summary has no <eos> */
+    double extra;         /* w_extra: per word outside the fact clauses other than "and" "," "." (details) */
     int budget;           /* words allowed before the length penalty starts */
 } warm_gold_weights;
 
@@ -76,6 +80,8 @@ typedef struct {
     int n_prompts_ood;    /* [500] OOD prompts */
     int ctx;              /* [128] model context: prompt + reference + <eos> must fit */
     int response_room;    /* [32] tokens kept free after every prompt for a sampled response (incl. <eos>) */
+    double detail;        /* [0.5] probability that a reference clause carries a detail of its post ("at the
+                             lab", "last night"); at most 2 per reference */
     warm_gold_weights gold;
 } warm_task_config;
 
@@ -139,6 +145,7 @@ typedef struct {
     int n_repeated;         /* repeated 4-gram positions (penalised) */
     int n_words;            /* summary words before <eos> (pads not counted) */
     int over_budget;        /* max(0, n_words - budget) */
+    int n_extra;            /* words outside the fact clauses other than "and" "," "." (details, fillers) */
     int has_eos;            /* 1 when the summary contains <eos> */
 } warm_gold;
 

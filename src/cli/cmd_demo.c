@@ -57,6 +57,10 @@ typedef struct {
     int probe_steps;
     int members;             /* per setup (clean, corrupt) */
     int rm_steps, rm_batch;
+    /* the corrupt setup's sweep when it differs (0 / NULL: rm_steps and the clean sweep's grid): at full scale
+     * several epochs without dropout, so that members memorise corrupted labels (claims C6, C7; issue 11) */
+    int corrupt_steps;
+    const char *corrupt_lr, *corrupt_dropout;
     int scratch_steps;
     double scratch_lr;
     int corrupt_pairs;       /* LMC pairs of corrupt-setup members (C6, C7) */
@@ -99,12 +103,14 @@ static const demo_scale scales[] = {
      .layers = 4, .heads = 4, .width = 128, .pre_steps = 2400, .pre_batch = 16, .pre_lr = 2e-3, .pre_dropout = 0,
      .sft_steps = 1200, .sft_batch = 16, .sft_save_every = 200, .sft_lr = 1e-3, .baklava = {800, 1000, 1200},
      .draws = 4, .probe_steps = 1000, .members = 10, .rm_steps = 300, .rm_batch = 16, .scratch_steps = 300,
+     .corrupt_steps = 1000, .corrupt_lr = "3e-4,1e-3", .corrupt_dropout = "0",
      .scratch_lr = 1e-3, .corrupt_pairs = 3, .lmc_grid = 11, .lmc_grid_train = 11, .lmc_scratch_val = 1,
      .bon_prompts = 200,
      .bon_pool = 256, .bon_nmax = 256, .rl_setups = 2, .rl_steps = 300, .rl_save = 50, .rl_batch = 8, .rl_k = 4,
      .rl_eval_prompts = 200, .rl_eval_k = 8, .rl_lr = 1e-4, .rl_beta = 0.05, .rl_betas = {0.02, 0.05, 0.15},
      .toy_trials = 100000,
-     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each; 3 corrupt LMC pairs; best-of-n to 256; "
+     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each (corrupt setup: 1,000 steps, no dropout); "
+              "3 corrupt LMC pairs; best-of-n to 256; "
               "RL 300 steps per proxy, both setups, a beta sweep"},
 };
 #define N_SCALES ((int)(sizeof scales / sizeof scales[0]))
@@ -654,10 +660,11 @@ static int sweep(demo_ctx *c, int k) {
     argkv(&a, "--val-subset", "val");
     argkv(&a, "--ood", "%s", p);
     argkv(&a, "--ood-subset", "ood_val");
-    argkv(&a, "--lr", "1e-4,3e-4");
-    argkv(&a, "--dropout", "0.05,0.1");
+    int corrupt = k == 1;
+    argkv(&a, "--lr", "%s", corrupt && s->corrupt_lr ? s->corrupt_lr : "1e-4,3e-4");
+    argkv(&a, "--dropout", "%s", corrupt && s->corrupt_dropout ? s->corrupt_dropout : "0.05,0.1");
     argkv(&a, "--draw-seed", "%lld", (long long)c->seed);
-    argkv(&a, "--steps", "%d", s->rm_steps);
+    argkv(&a, "--steps", "%d", corrupt && s->corrupt_steps > 0 ? s->corrupt_steps : s->rm_steps);
     argkv(&a, "--batch", "%d", s->rm_batch);
     argkv(&a, "--eval-every", "0");
     argkv(&a, "--jobs", "%d", c->jobs);

@@ -21,17 +21,18 @@
 
 /* Default texts for the option table, printed from warm_task_config_default (one source of truth). */
 typedef struct {
-    char seed[32], n[6][16], ctx[16], room[16], budget[16], w[5][32];
+    char seed[32], n[6][16], ctx[16], room[16], budget[16], w[6][32], detail[32];
 } gen_defaults;
 
 static void fill_defaults(gen_defaults *d, const warm_task_config *c) {
     const int n[6] = {c->n_pretrain, c->n_sft_train, c->n_sft_val, c->n_prompts_train, c->n_prompts_val,
                       c->n_prompts_ood};
-    const double w[5] = {c->gold.coverage, c->gold.hallucination, c->gold.repetition, c->gold.length,
-                         c->gold.missing_eos};
+    const double w[6] = {c->gold.coverage, c->gold.hallucination, c->gold.repetition, c->gold.length,
+                         c->gold.missing_eos, c->gold.extra};
     snprintf(d->seed, sizeof d->seed, "%llu", (unsigned long long)c->seed);
     for (int i = 0; i < 6; i++) snprintf(d->n[i], sizeof d->n[i], "%d", n[i]);
-    for (int i = 0; i < 5; i++) snprintf(d->w[i], sizeof d->w[i], "%g", w[i]);
+    for (int i = 0; i < 6; i++) snprintf(d->w[i], sizeof d->w[i], "%g", w[i]);
+    snprintf(d->detail, sizeof d->detail, "%g", c->detail);
     snprintf(d->ctx, sizeof d->ctx, "%d", c->ctx);
     snprintf(d->room, sizeof d->room, "%d", c->response_room);
     snprintf(d->budget, sizeof d->budget, "%d", c->gold.budget);
@@ -88,6 +89,10 @@ static int task_generate(int argc, char **argv) {
          .help = "gold: penalty per word over the budget"},
         {.name = "w-eos", .kind = WARM_OPT_DOUBLE, .dest = &c.gold.missing_eos, .min = 0, .max = 1e6, .def = d.w[4],
          .help = "gold: penalty for a summary without <eos>"},
+        {.name = "w-extra", .kind = WARM_OPT_DOUBLE, .dest = &c.gold.extra, .min = 0, .max = 1e6, .def = d.w[5],
+         .help = "gold: penalty per word outside the fact clauses (details, fillers)"},
+        {.name = "detail", .kind = WARM_OPT_DOUBLE, .dest = &c.detail, .min = 0, .max = 1, .def = d.detail,
+         .help = "probability that a reference clause carries a detail (\"at the lab\"; at most 2)"},
     };
     warm_opts_cmd cmd = {.prog = "warm", .name = "task generate",
                          .desc = "Generates the embedded summarisation task: tokenizer.json, task.json,\n"

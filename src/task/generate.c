@@ -21,6 +21,7 @@
 #include "warm/data.h"
 
 #define MAX_ATTEMPTS 10000 /* draws per row before giving up: far above what the default dists need (< 5) */
+#define DETAIL_STREAM 0x64657461696cULL /* "detail": seeds the stream of the references' details */
 
 enum { SPLIT_VAL, SPLIT_OOD, SPLIT_TRAIN, SPLIT_SFT_TRAIN, SPLIT_SFT_VAL, SPLIT_PRETRAIN };
 
@@ -115,7 +116,11 @@ static warm_status prompt_row(generator *g, warm_jsonl_writer *o, const warm_tas
     if (s != WARM_OK) return s;
     warm_task_text prompt = {0}, ref = {0};
     prompt_text(&p, &prompt);
-    warm_task_post_reference(&p, &ref);
+    /* The details come from a stream of their own, seeded by the post, so the posts of every split are the
+     * same with and without details. */
+    warm_rng dr;
+    warm_rng_seed(&dr, warm_hash64(g->cfg->seed ^ DETAIL_STREAM, text_hash(p.text.s)));
+    warm_task_post_reference(&p, g->cfg->detail, &dr, &ref);
     WARM_CHECK(prompt.n_words + ref.n_words + 1 <= g->cfg->ctx, "prompt and reference exceed ctx");
     if (prompt.oom || ref.oom) s = warm_error_set(g->err, WARM_ERR_NOMEM, "out of memory");
     if (s == WARM_OK && kind) {

@@ -81,6 +81,20 @@ static int repeated_ngrams(const int32_t *ids, int n) {
     return rep;
 }
 
+/* Words outside the fact clauses, other than the connectives "and" "," "." and pads. */
+static int extra_words(const warm_task_world *w, const int32_t *ids, int n) {
+    int extra = 0, i = 0, start = 0;
+    warm_fact f;
+    for (;;) {
+        int found = next_fact(w, ids, n, &i, &f), end = found ? f.pos : n;
+        for (int j = start; j < end; j++)
+            extra += ids[j] != w->pad && ids[j] != w->connective[0] && ids[j] != w->connective[1] &&
+                     ids[j] != w->connective[2];
+        if (!found) return extra;
+        start = i;
+    }
+}
+
 /* Summary side: coverage weight, covered, hallucinated, repeated and stated facts. */
 static void summary_facts(const warm_task_world *w, const int32_t *post, int n_post, const int32_t *sum, int n_sum,
                           int *weight, warm_gold *g) {
@@ -113,8 +127,9 @@ double warm_task_gold_ids(const warm_task_world *w, const int32_t *prompt, int n
     g.coverage = total > 0 ? (double)weight / (double)total : 0.0;
     g.n_repeated = repeated_ngrams(resp, n_sum);
     g.over_budget = g.n_words > wt->budget ? g.n_words - wt->budget : 0;
+    g.n_extra = extra_words(w, resp, n_sum);
     g.total = wt->coverage * g.coverage - wt->hallucination * g.n_hallucinated - wt->repetition * g.n_repeated -
-              wt->length * g.over_budget - (g.has_eos ? 0.0 : wt->missing_eos);
+              wt->length * g.over_budget - (g.has_eos ? 0.0 : wt->missing_eos) - wt->extra * g.n_extra;
     if (parts) *parts = g;
     return g.total;
 }

@@ -55,7 +55,8 @@ static cJSON *parts_json(const warm_gold *g) {
              cJSON_AddNumberToObject(o, "repeated_facts", g->n_repeated_facts) &&
              cJSON_AddNumberToObject(o, "repeated_ngrams", g->n_repeated) &&
              cJSON_AddNumberToObject(o, "words", g->n_words) &&
-             cJSON_AddNumberToObject(o, "over_budget", g->over_budget) && cJSON_AddBoolToObject(o, "eos", g->has_eos);
+             cJSON_AddNumberToObject(o, "over_budget", g->over_budget) &&
+             cJSON_AddNumberToObject(o, "extra_words", g->n_extra) && cJSON_AddBoolToObject(o, "eos", g->has_eos);
     if (!ok) cJSON_Delete(o);
     return ok ? o : NULL;
 }

@@ -238,23 +238,60 @@ void warm_task_post_free(warm_task_post *p) { warm_task_text_free(&p->text); }
 
 /* ---- summaries ---- */
 
-/* "A .", "A and B .", "A , B and C ." for the listed facts (indices into p->facts). */
-static void add_fact_list(warm_task_text *out, const warm_task_post *p, const int *idx, int k) {
+/* Details a reference clause may carry: where, when or how, as posts say it (the gold reward counts every
+ * word of them as extra). "@PREP the @P" is the topic's place ("at the lab"). */
+static warm_task_phrases detail_suffixes = {"@PREP the @P", "last night", "by accident", "on purpose",
+                                            "for no reason", "again", NULL};
+static warm_task_phrases detail_prefixes = {"yesterday", "last week", "this morning", "apparently", NULL};
+
+/* Words of a phrase (a template's "@PREP the @P" is three). */
+static int phrase_words(const char *s) {
+    int n = 0;
+    for (int in = 0; *s; s++) {
+        n += *s != ' ' && !in;
+        in = *s != ' ';
+    }
+    return n;
+}
+
+/* "A .", "A and B .", "A , B and C ." for the listed facts (indices into p->facts); with r, each clause
+ * carries a detail with probability detail (a prefix one time in three, else a suffix), at most
+ * WARM_TASK_REF_DETAILS in all and only while the summary stays within WARM_TASK_REF_MAX_WORDS words. */
+static void add_fact_list_detailed(warm_task_text *out, const warm_task_post *p, const int *idx, int k, double detail,
+                                   warm_rng *r) {
+    int details = 0, room = WARM_TASK_REF_MAX_WORDS - 5 * k; /* k clauses of 4 words, k - 1 joints and "." */
     for (int j = 0; j < k; j++) {
         if (j > 0) warm_task_text_add(out, j == k - 1 ? "and" : ",");
         const warm_task_fact *f = &p->facts[idx[j]];
+        const char *phrase = NULL;
+        int prefix = 0;
+        if (r && detail > 0 && details < WARM_TASK_REF_DETAILS && chance(r, detail)) {
+            prefix = chance(r, 1.0 / 3.0);
+            phrase = pick(prefix ? detail_prefixes : detail_suffixes, r);
+            if (phrase_words(phrase) > room) phrase = NULL;
+        }
+        if (phrase) {
+            details++;
+            room -= phrase_words(phrase);
+        }
+        if (phrase && prefix) warm_task_text_add(out, phrase);
         add_clause(out, p->topic, f->name, f->verb, f->object);
+        if (phrase && !prefix) text_add_template(out, phrase, p->topic, r);
     }
     warm_task_text_add(out, ".");
 }
 
-void warm_task_post_reference(const warm_task_post *p, warm_task_text *out) {
+static void add_fact_list(warm_task_text *out, const warm_task_post *p, const int *idx, int k) {
+    add_fact_list_detailed(out, p, idx, k, 0, NULL);
+}
+
+void warm_task_post_reference(const warm_task_post *p, double detail, warm_rng *r, warm_task_text *out) {
     int k = 0;
     for (int i = 0; i < p->n_facts; i++) k += p->facts[i].count >= 2;
     if (k < 2) k = 2;
     if (k > WARM_TASK_REF_FACTS) k = WARM_TASK_REF_FACTS;
     if (k > p->n_facts) k = p->n_facts;
-    add_fact_list(out, p, p->order, k);
+    add_fact_list_detailed(out, p, p->order, k, detail, r);
 }
 
 /* An invented fact of the post's topic: a clause the post never states. */

@@ -71,7 +71,10 @@ typedef struct {
 extern const warm_task_dist warm_task_dist_id, warm_task_dist_ood;
 
 #define WARM_TASK_MAX_FACTS 6
-#define WARM_TASK_REF_FACTS 3 /* the reference states at most this many facts */
+#define WARM_TASK_REF_FACTS 3   /* the reference states at most this many facts */
+#define WARM_TASK_REF_DETAILS 2 /* ... and carries at most this many details */
+#define WARM_TASK_REF_MAX_WORDS 20 /* details are added only while a reference stays within this (the gold's
+                                      default budget) */
 
 typedef struct {
     int name, verb, object; /* indices: warm_task_names, topic verbs, topic objects */
@@ -92,7 +95,9 @@ typedef struct {
 int warm_task_post_draw(warm_task_post *p, const warm_task_dist *d, warm_rng *r);
 void warm_task_post_free(warm_task_post *p);
 /* The reference summary (no <eos>): the 2-3 most salient facts, "A , B and C ." */
-void warm_task_post_reference(const warm_task_post *p, warm_task_text *out);
+/* The reference summary: the salient facts (see post.c); each clause carries, with probability detail, a
+ * detail drawn from r (at most WARM_TASK_REF_DETAILS). detail 0 draws nothing from r. */
+void warm_task_post_reference(const warm_task_post *p, double detail, warm_rng *r, warm_task_text *out);
 /* A noisy summary for pretraining text: a random subset in random order, sometimes an invented or
  * repeated fact or a trailing filler. */
 void warm_task_post_noisy_summary(const warm_task_post *p, warm_rng *r, warm_task_text *out);
@@ -108,6 +113,7 @@ struct warm_task_world {
     int32_t article;     /* id of "the" */
     int32_t sep;         /* id of "TL;DR:" */
     int32_t eos, pad;
+    int32_t connective[3]; /* ids of "and", ",", "." (-1 if absent): not counted as extra words */
 };
 
 /* The task.json object for config c (NULL on OOM). */

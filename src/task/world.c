@@ -35,13 +35,15 @@ void warm_task_config_default(warm_task_config *c) {
     c->ctx = 128;
     c->response_room = 32;
     c->gold = (warm_gold_weights){.coverage = 2.0, .hallucination = 0.5, .repetition = 0.25, .length = 0.1,
-                                  .missing_eos = 1.0, .budget = 20};
+                                  .missing_eos = 1.0, .extra = 0.75, .budget = 20};
+    c->detail = 0.5;
 }
 
 static warm_status check_weights(const warm_gold_weights *g, warm_error *err) {
-    const double v[5] = {g->coverage, g->hallucination, g->repetition, g->length, g->missing_eos};
-    static const char *const names[5] = {"coverage", "hallucination", "repetition", "length", "missing_eos"};
-    for (int i = 0; i < 5; i++)
+    const double v[6] = {g->coverage, g->hallucination, g->repetition, g->length, g->missing_eos, g->extra};
+    static const char *const names[6] = {"coverage", "hallucination", "repetition", "length", "missing_eos",
+                                         "extra"};
+    for (int i = 0; i < 6; i++)
         if (!(isfinite(v[i]) && v[i] >= 0))
             return warm_error_set(err, WARM_ERR_ARG, "gold weight %s = %g must be finite and >= 0", names[i], v[i]);
     if (g->budget < 0 || g->budget > 100000)
@@ -59,9 +61,13 @@ warm_status warm_task_config_check(const warm_task_config *c, warm_error *err) {
             return warm_error_set(err, WARM_ERR_ARG, "size %s = %d is out of range [0, 10000000]", names[i], sizes[i]);
     if (c->seed > (1ull << 53))
         return warm_error_set(err, WARM_ERR_ARG, "seed %llu is larger than 2^53", (unsigned long long)c->seed);
-    if (c->response_room < 16 || c->response_room > 65536)
-        return warm_error_set(err, WARM_ERR_ARG, "response_room %d is out of range [16, 65536] (a reference and "
-                              "its <eos> take up to 16 tokens)", c->response_room);
+    if (!(c->detail >= 0 && c->detail <= 1))
+        return warm_error_set(err, WARM_ERR_ARG, "detail %g is not a probability in [0, 1]", c->detail);
+    int ref_room = c->detail > 0 ? WARM_TASK_REF_MAX_WORDS + 1 : 16;
+    if (c->response_room < ref_room || c->response_room > 65536)
+        return warm_error_set(err, WARM_ERR_ARG, "response_room %d is out of range [%d, 65536] (a reference and "
+                              "its <eos> take up to %d tokens%s)", c->response_room, ref_room, ref_room,
+                              c->detail > 0 ? " with details" : "");
     if (c->ctx > 65536 || c->ctx - c->response_room < 96)
         return warm_error_set(err, WARM_ERR_ARG, "ctx %d leaves %d tokens for a prompt; posts need 96 (ctx <= 65536)",
                               c->ctx, c->ctx - c->response_room);
@@ -98,7 +104,8 @@ static cJSON *gold_json(const warm_gold_weights *g) {
              cJSON_AddNumberToObject(o, "repetition", g->repetition) &&
              cJSON_AddNumberToObject(o, "repetition_ngram", 4) && cJSON_AddNumberToObject(o, "length", g->length) &&
              cJSON_AddNumberToObject(o, "budget", g->budget) &&
-             cJSON_AddNumberToObject(o, "missing_eos", g->missing_eos);
+             cJSON_AddNumberToObject(o, "missing_eos", g->missing_eos) &&
+             cJSON_AddNumberToObject(o, "extra", g->extra);
     if (!ok) cJSON_Delete(o);
     return ok ? o : NULL;
 }
@@ -166,7 +173,8 @@ cJSON *warm_task_world_json(const warm_task_config *c) {
     cJSON *o = cJSON_CreateObject();
     int ok = o && cJSON_AddStringToObject(o, "format", "warm-task") && cJSON_AddNumberToObject(o, "version", 1) &&
              cJSON_AddNumberToObject(o, "seed", (double)c->seed) && cJSON_AddNumberToObject(o, "ctx", c->ctx) &&
-             cJSON_AddNumberToObject(o, "response_room", c->response_room) && add(o, "sizes", sizes_json(c)) &&
+             cJSON_AddNumberToObject(o, "response_room", c->response_room) &&
+             cJSON_AddNumberToObject(o, "detail", c->detail) && add(o, "sizes", sizes_json(c)) &&
              add(o, "gold", gold_json(&c->gold)) && add(o, "words", words_json()) && add(o, "topics", topics_json()) &&
              add(o, "distributions", dists_json());
     if (!ok) cJSON_Delete(o);
@@ -230,7 +238,7 @@ static warm_status read_sizes(const reader *rd, const cJSON *o, warm_task_config
 
 static warm_status read_gold(const reader *rd, const cJSON *o, warm_gold_weights *g) {
     static const char *const keys[] = {"coverage", "hallucination", "repetition", "repetition_ngram", "length",
-                                       "budget", "missing_eos", NULL};
+                                       "budget", "missing_eos", "extra", NULL};
     double *dst[5] = {&g->coverage, &g->hallucination, &g->repetition, &g->length, &g->missing_eos};
     static const char *const wkeys[5] = {"coverage", "hallucination", "repetition", "length", "missing_eos"};
     if (!cJSON_IsObject(o)) return fail(rd, "gold", "must be an object");
@@ -240,6 +248,8 @@ static warm_status read_gold(const reader *rd, const cJSON *o, warm_gold_weights
     if (s == WARM_OK) s = get_int(rd, o, "budget", 0, 100000, &g->budget);
     if (s == WARM_OK && cJSON_GetObjectItemCaseSensitive(o, "repetition_ngram"))
         s = get_int(rd, o, "repetition_ngram", 4, 4, &ngram);
+    g->extra = 0; /* task.json files written before the detail penalty existed have no "extra" */
+    if (s == WARM_OK && cJSON_GetObjectItemCaseSensitive(o, "extra")) s = get_number(rd, o, "extra", 0, 1e9, &g->extra);
     return s;
 }
 
@@ -254,6 +264,8 @@ static warm_status read_config(const reader *rd, const cJSON *root, warm_task_co
     c->seed = (uint64_t)seed;
     if (s == WARM_OK) s = get_int(rd, root, "ctx", 1, 65536, &c->ctx);
     if (s == WARM_OK) s = get_int(rd, root, "response_room", 0, 65536, &c->response_room);
+    c->detail = 0; /* absent in task.json files written before references carried details */
+    if (s == WARM_OK && cJSON_GetObjectItemCaseSensitive(root, "detail")) s = get_number(rd, root, "detail", 0, 1, &c->detail);
     if (s == WARM_OK) s = read_sizes(rd, cJSON_GetObjectItemCaseSensitive(root, "sizes"), c);
     if (s == WARM_OK) s = read_gold(rd, cJSON_GetObjectItemCaseSensitive(root, "gold"), &c->gold);
     return s;
@@ -304,8 +316,8 @@ static warm_status read_words(const reader *rd, warm_task_world *w, const cJSON 
 
 warm_status warm_task_world_from_json(warm_task_world **out, const cJSON *root, warm_tokenizer *tok,
                                       const char *path, warm_error *err) {
-    static const char *const keys[] = {"format", "version", "seed", "ctx", "response_room", "sizes", "gold", "words",
-                                       "topics", "distributions", NULL};
+    static const char *const keys[] = {"format", "version", "seed", "ctx", "response_room", "detail", "sizes", "gold",
+                                       "words", "topics", "distributions", NULL};
     *out = NULL;
     reader rd = {path, err};
     warm_task_world *w = calloc(1, sizeof *w);
@@ -326,6 +338,8 @@ warm_status warm_task_world_from_json(warm_task_world **out, const cJSON *root, 
     }
     w->eos = warm_tok_eos(tok);
     w->pad = warm_tok_pad(tok);
+    static const char *const connectives[3] = {"and", ",", "."};
+    for (int i = 0; i < 3; i++) w->connective[i] = warm_tok_id(tok, connectives[i]);
     *out = w;
     return WARM_OK;
 }
