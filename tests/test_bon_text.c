@@ -51,18 +51,10 @@ static void put_prompt(FILE *f, const char *text, const char *id) {
  * scripts/pandalm_prefs.py writes them ("...\nResponse:"); long.jsonl: a short one, then one of 57-64 tokens
  * (it fits the context of 64, but not with 8 new tokens). */
 static int write_prompts(const warm_tokenizer *tok) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/pandalm/testset-v1.json", test_shared_data());
-    size_t size;
     warm_error err;
-    char *text = warm_read_file(path, &size, &err);
-    if (!text) {
-        fprintf(stderr, "test_bon_text: %s (set WARM_SHARED_DATA to the shared data folder)\n", err.msg);
-        return -1;
-    }
-    cJSON *arr = cJSON_Parse(text);
-    free(text);
+    cJSON *arr = test_shared_json("pandalm/testset-v1.json", "test_bon_text");
     if (!arr) return -1;
+    char path[512];
     snprintf(path, sizeof path, "%s/prompts.jsonl", g_dir);
     FILE *f = fopen(path, "w");
     snprintf(path, sizeof path, "%s/long.jsonl", g_dir);

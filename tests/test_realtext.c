@@ -61,17 +61,7 @@ static void write_rows(const char *name, cJSON **rows, int n) {
 /* Picks the first NPAIR pairs of LLMBar Natural whose prompt + longer output is under 260 bytes. */
 static int setup(void **state) {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/llmbar/LLMBar/Natural/dataset.json", test_shared_data());
-    size_t size;
-    warm_error err;
-    char *text = warm_read_file(path, &size, &err);
-    if (!text) {
-        fprintf(stderr, "test_realtext: %s (set WARM_SHARED_DATA to the shared data folder)\n", err.msg);
-        return -1;
-    }
-    cJSON *arr = cJSON_Parse(text);
-    free(text);
+    cJSON *arr = test_shared_json("llmbar/LLMBar/Natural/dataset.json", "test_realtext");
     if (!arr) return -1;
     int k = 0;
     for (cJSON *r = arr->child; r && k < NPAIR; r = r->next) {

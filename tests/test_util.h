@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "warm/core.h"
 
 /* Directory of committed fixtures (tests/fixtures relative to the repo root; tests run from the root). */
@@ -23,6 +25,24 @@ static inline const char *test_fixture_dir(void) {
 static inline const char *test_shared_data(void) {
     const char *d = getenv("WARM_SHARED_DATA");
     return d ? d : "../shared/data";
+}
+
+/* Parses the JSON file rel under test_shared_data(); NULL (after a message naming the file, prefixed by who)
+ * when it cannot be read or parsed. The caller frees the result with cJSON_Delete. */
+static inline cJSON *test_shared_json(const char *rel, const char *who) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_shared_data(), rel);
+    size_t size;
+    warm_error err;
+    char *text = warm_read_file(path, &size, &err);
+    if (!text) {
+        fprintf(stderr, "%s: %s (set WARM_SHARED_DATA to the shared data folder)\n", who, err.msg);
+        return NULL;
+    }
+    cJSON *json = cJSON_ParseWithLength(text, size);
+    free(text);
+    if (!json) fprintf(stderr, "%s: %s: invalid JSON\n", who, path);
+    return json;
 }
 
 /* The warm binary of the build that holds this test (build/MODE/tests/test_x -> build/MODE/warm) into bin;
