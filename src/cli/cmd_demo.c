@@ -109,8 +109,8 @@ static const demo_scale scales[] = {
      .bon_pool = 256, .bon_nmax = 256, .rl_setups = 2, .rl_steps = 300, .rl_save = 50, .rl_batch = 8, .rl_k = 4,
      .rl_eval_prompts = 200, .rl_eval_k = 8, .rl_lr = 1e-4, .rl_beta = 0.05, .rl_betas = {0.02, 0.05, 0.15},
      .toy_trials = 100000,
-     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each (corrupt setup: 1,000 steps at lr 3e-4, no dropout); "
-              "3 corrupt LMC pairs; best-of-n to 256; "
+     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each (corrupt setup: 1,000 steps at lr 3e-4, "
+              "no dropout); 3 corrupt LMC pairs; best-of-n to 256; "
               "RL 300 steps per proxy, both setups, a beta sweep"},
 };
 #define N_SCALES ((int)(sizeof scales / sizeof scales[0]))
