@@ -103,13 +103,13 @@ static const demo_scale scales[] = {
      .layers = 4, .heads = 4, .width = 128, .pre_steps = 2400, .pre_batch = 16, .pre_lr = 2e-3, .pre_dropout = 0,
      .sft_steps = 1200, .sft_batch = 16, .sft_save_every = 200, .sft_lr = 1e-3, .baklava = {800, 1000, 1200},
      .draws = 4, .probe_steps = 1000, .members = 10, .rm_steps = 300, .rm_batch = 16, .scratch_steps = 300,
-     .corrupt_steps = 1000, .corrupt_lr = "3e-4", .corrupt_dropout = "0",
+     .corrupt_steps = 1500, .corrupt_lr = "3e-4", .corrupt_dropout = "0",
      .scratch_lr = 1e-3, .corrupt_pairs = 3, .lmc_grid = 11, .lmc_grid_train = 11, .lmc_scratch_val = 1,
      .bon_prompts = 200,
      .bon_pool = 256, .bon_nmax = 256, .rl_setups = 2, .rl_steps = 300, .rl_save = 50, .rl_batch = 8, .rl_k = 4,
      .rl_eval_prompts = 200, .rl_eval_k = 8, .rl_lr = 1e-4, .rl_beta = 0.05, .rl_betas = {0.02, 0.05, 0.15},
      .toy_trials = 100000,
-     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each (corrupt setup: 1,000 steps at lr 3e-4, "
+     .about = "10 members per setup ranked (M = 2, 6, 10), 300 steps each (corrupt setup: 1,500 steps at lr 3e-4, "
               "no dropout); 3 corrupt LMC pairs; best-of-n to 256; "
               "RL 300 steps per proxy, both setups, a beta sweep"},
 };
